@@ -1,0 +1,4 @@
+//! # bsr-verify
+//!
+//! Verification of BSR recordings.
+#![deny(missing_docs)]

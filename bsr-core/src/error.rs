@@ -29,11 +29,19 @@ pub struct Location {
 impl Location {
     /// A location at `offset` in an unnamed input.
     pub fn at(offset: u64) -> Self {
-        Location { path: String::new(), offset, chunk: None }
+        Location {
+            path: String::new(),
+            offset,
+            chunk: None,
+        }
     }
     /// A location at `offset`, chunk `index`, in an unnamed input.
     pub fn chunk(offset: u64, index: u64) -> Self {
-        Location { path: String::new(), offset, chunk: Some(index) }
+        Location {
+            path: String::new(),
+            offset,
+            chunk: Some(index),
+        }
     }
     /// Same location, in file `path`.
     pub fn in_file(mut self, path: impl Into<String>) -> Self {
@@ -190,12 +198,18 @@ impl Error {
 
     /// Shorthand for [`Error::Malformed`].
     pub fn malformed(loc: Location, reason: impl Into<String>) -> Self {
-        Error::Malformed { loc, reason: reason.into() }
+        Error::Malformed {
+            loc,
+            reason: reason.into(),
+        }
     }
 
     /// Shorthand for [`Error::Io`].
     pub fn io(path: impl Into<String>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     /// The location, for variants that have one.

@@ -205,7 +205,10 @@ impl Timestamp {
         let d = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
-        Timestamp { secs: d.as_secs(), nanos: d.subsec_nanos() }
+        Timestamp {
+            secs: d.as_secs(),
+            nanos: d.subsec_nanos(),
+        }
     }
     /// Nanoseconds since the epoch, as i128 (never overflows).
     pub fn as_nanos(self) -> i128 {
@@ -217,7 +220,10 @@ impl Timestamp {
             return Timestamp::default();
         }
         let secs = (n / 1_000_000_000).min(u64::MAX as i128) as u64;
-        Timestamp { secs, nanos: (n % 1_000_000_000) as u32 }
+        Timestamp {
+            secs,
+            nanos: (n % 1_000_000_000) as u32,
+        }
     }
     /// RFC 3339 in UTC with nanoseconds trimmed of trailing zeros (Go's `RFC3339Nano`,
     /// the format of `time.Time` in Boundary's summary JSON).

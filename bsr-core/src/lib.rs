@@ -11,7 +11,8 @@
 //! * [`checksum`], [`meta`]: `SHA256SUM`, `.meta` files, summaries, `session-meta.json`;
 //! * [`store`]: where recordings live (local folder, memory);
 //! * [`write`]: the streaming recording writer;
-//! * [`read`]: opening and navigating recordings, zero-copy.
+//! * [`read`]: opening and navigating recordings, zero-copy;
+//! * [`recover`]: closing recordings left unfinished by a crash.
 #![deny(missing_docs)]
 
 pub mod checksum;
@@ -21,6 +22,7 @@ pub mod format;
 pub mod kms;
 pub mod meta;
 pub mod read;
+pub mod recover;
 pub mod ssh;
 pub mod store;
 mod time;

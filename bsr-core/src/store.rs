@@ -87,6 +87,11 @@ pub trait ReadStore: Send + Sync + std::fmt::Debug {
     fn describe(&self, path: &str) -> String {
         path.to_string()
     }
+    /// True when [`ReadStore::read_bytes`] is cheap (a memory map or memory), so readers may
+    /// take whole files at once; false for remote stores, which are read as streams.
+    fn is_local(&self) -> bool {
+        false
+    }
 }
 
 /// A file being written.
@@ -127,7 +132,11 @@ pub fn check_path(path: &str) -> Result<()> {
 
 /// Joins a directory and a base name into a store path.
 pub fn join(dir: &str, name: &str) -> String {
-    if dir.is_empty() { name.to_string() } else { format!("{dir}/{name}") }
+    if dir.is_empty() {
+        name.to_string()
+    } else {
+        format!("{dir}/{name}")
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -190,7 +199,8 @@ impl FsStore {
 impl ReadStore for FsStore {
     fn list(&self, dir: &str) -> Result<Vec<DirEntry>> {
         let p = self.resolve(dir)?;
-        let meta = std::fs::symlink_metadata(&p).map_err(|e| Error::io(p.display().to_string(), e))?;
+        let meta =
+            std::fs::symlink_metadata(&p).map_err(|e| Error::io(p.display().to_string(), e))?;
         if meta.file_type().is_symlink() {
             return Err(Error::io(
                 p.display().to_string(),
@@ -200,7 +210,9 @@ impl ReadStore for FsStore {
         let mut out = Vec::new();
         for e in std::fs::read_dir(&p).map_err(|e| Error::io(p.display().to_string(), e))? {
             let e = e.map_err(|e| Error::io(p.display().to_string(), e))?;
-            let ft = e.file_type().map_err(|err| Error::io(e.path().display().to_string(), err))?;
+            let ft = e
+                .file_type()
+                .map_err(|err| Error::io(e.path().display().to_string(), err))?;
             let kind = if ft.is_symlink() {
                 EntryKind::Symlink
             } else if ft.is_dir() {
@@ -215,7 +227,11 @@ impl ReadStore for FsStore {
             } else {
                 0
             };
-            out.push(DirEntry { name: e.file_name().to_string_lossy().into_owned(), kind, size });
+            out.push(DirEntry {
+                name: e.file_name().to_string_lossy().into_owned(),
+                kind,
+                size,
+            });
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
@@ -249,18 +265,26 @@ impl ReadStore for FsStore {
     fn read_bytes(&self, path: &str) -> Result<Bytes> {
         let p = self.resolve(path)?;
         let f = Self::open_nofollow(&p)?;
-        let len = f.metadata().map_err(|e| Error::io(p.display().to_string(), e))?.len();
+        let len = f
+            .metadata()
+            .map_err(|e| Error::io(p.display().to_string(), e))?
+            .len();
         if len == 0 {
             return Ok(Bytes::new());
         }
         #[allow(unsafe_code)]
         // SAFETY: see the contract above; the file is opened read-only and the map is private.
-        let map = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| Error::io(p.display().to_string(), e))?;
+        let map =
+            unsafe { memmap2::Mmap::map(&f) }.map_err(|e| Error::io(p.display().to_string(), e))?;
         Ok(Bytes::from_owner(map))
     }
 
     fn describe(&self, path: &str) -> String {
         self.root.join(path).display().to_string()
+    }
+
+    fn is_local(&self) -> bool {
+        true
     }
 }
 
@@ -284,7 +308,9 @@ impl Write for FsFile {
 
 impl StoreFile for FsFile {
     fn sync(&mut self) -> Result<()> {
-        self.file.sync_all().map_err(|e| Error::io(self.path.clone(), e))
+        self.file
+            .sync_all()
+            .map_err(|e| Error::io(self.path.clone(), e))
     }
 }
 
@@ -303,13 +329,17 @@ impl WriteStore for FsStore {
             .custom_flags(libc::O_NOFOLLOW)
             .open(&p)
             .map_err(|e| Error::io(p.display().to_string(), e))?;
-        Ok(Box::new(FsFile { file, path: p.display().to_string() }))
+        Ok(Box::new(FsFile {
+            file,
+            path: p.display().to_string(),
+        }))
     }
 
     fn sync_dir(&self, dir: &str) -> Result<()> {
         let p = self.resolve(dir)?;
         let f = File::open(&p).map_err(|e| Error::io(p.display().to_string(), e))?;
-        f.sync_all().map_err(|e| Error::io(p.display().to_string(), e))
+        f.sync_all()
+            .map_err(|e| Error::io(p.display().to_string(), e))
     }
 }
 
@@ -349,7 +379,10 @@ impl MemStore {
             acc = join(&acc, c);
             nodes.entry(acc.clone()).or_insert(MemNode::Dir);
         }
-        nodes.insert(path.to_string(), MemNode::File(Arc::new(Mutex::new(data.into()))));
+        nodes.insert(
+            path.to_string(),
+            MemNode::File(Arc::new(Mutex::new(data.into()))),
+        );
         Ok(())
     }
 
@@ -406,10 +439,16 @@ impl ReadStore for MemStore {
         if !dir.is_empty() && !matches!(nodes.get(dir), Some(MemNode::Dir)) {
             return Err(Self::not_found(dir));
         }
-        let prefix = if dir.is_empty() { String::new() } else { format!("{dir}/") };
+        let prefix = if dir.is_empty() {
+            String::new()
+        } else {
+            format!("{dir}/")
+        };
         let mut out = Vec::new();
         for (k, n) in nodes.range(prefix.clone()..) {
-            let Some(rest) = k.strip_prefix(&prefix) else { break };
+            let Some(rest) = k.strip_prefix(&prefix) else {
+                break;
+            };
             if rest.is_empty() || rest.contains('/') {
                 continue;
             }
@@ -417,7 +456,11 @@ impl ReadStore for MemStore {
                 MemNode::Dir => (EntryKind::Dir, 0),
                 MemNode::File(f) => (EntryKind::File, lock(f).len() as u64),
             };
-            out.push(DirEntry { name: rest.to_string(), kind, size });
+            out.push(DirEntry {
+                name: rest.to_string(),
+                kind,
+                size,
+            });
         }
         Ok(out)
     }
@@ -432,6 +475,16 @@ impl ReadStore for MemStore {
             Some(MemNode::File(f)) => Ok(lock(f).len() as u64),
             _ => Err(Self::not_found(path)),
         }
+    }
+
+    fn read_bytes(&self, path: &str) -> Result<Bytes> {
+        self.get(path)
+            .map(Bytes::from)
+            .ok_or_else(|| Self::not_found(path))
+    }
+
+    fn is_local(&self) -> bool {
+        true
     }
 }
 
@@ -461,7 +514,10 @@ impl WriteStore for MemStore {
         check_path(dir)?;
         let mut nodes = lock(&self.nodes);
         if nodes.contains_key(dir) {
-            return Err(Error::io(dir, std::io::Error::from(std::io::ErrorKind::AlreadyExists)));
+            return Err(Error::io(
+                dir,
+                std::io::Error::from(std::io::ErrorKind::AlreadyExists),
+            ));
         }
         if let Some((parent, _)) = dir.rsplit_once('/') {
             if !matches!(nodes.get(parent), Some(MemNode::Dir)) {
@@ -476,7 +532,10 @@ impl WriteStore for MemStore {
         check_path(path)?;
         let mut nodes = lock(&self.nodes);
         if nodes.contains_key(path) {
-            return Err(Error::io(path, std::io::Error::from(std::io::ErrorKind::AlreadyExists)));
+            return Err(Error::io(
+                path,
+                std::io::Error::from(std::io::ErrorKind::AlreadyExists),
+            ));
         }
         if let Some((parent, _)) = path.rsplit_once('/') {
             if !matches!(nodes.get(parent), Some(MemNode::Dir)) {
@@ -515,9 +574,19 @@ mod tests {
         assert!(s.create("x/a").is_err());
         assert!(s.create("y/a").is_err());
         assert_eq!(s.read_limited("x/a", 10).unwrap(), b"hello");
-        assert!(matches!(s.read_limited("x/a", 4), Err(Error::TooLarge { .. })));
+        assert!(matches!(
+            s.read_limited("x/a", 4),
+            Err(Error::TooLarge { .. })
+        ));
         let l = s.list("x").unwrap();
-        assert_eq!(l, vec![DirEntry { name: "a".into(), kind: EntryKind::File, size: 5 }]);
+        assert_eq!(
+            l,
+            vec![DirEntry {
+                name: "a".into(),
+                kind: EntryKind::File,
+                size: 5
+            }]
+        );
         assert_eq!(s.list("").unwrap()[0].kind, EntryKind::Dir);
     }
 

@@ -32,7 +32,10 @@ pub(crate) fn format_rfc3339_nano(t: Timestamp) -> String {
 pub(crate) fn parse_rfc3339(s: &str) -> Option<Timestamp> {
     let dt = DateTime::parse_from_rfc3339(s).ok()?;
     let secs = u64::try_from(dt.timestamp()).ok()?;
-    Some(Timestamp { secs, nanos: dt.timestamp_subsec_nanos().min(999_999_999) })
+    Some(Timestamp {
+        secs,
+        nanos: dt.timestamp_subsec_nanos().min(999_999_999),
+    })
 }
 
 #[cfg(test)]
@@ -45,12 +48,24 @@ mod tests {
             format_rfc3339_nano(Timestamp::new(1_695_135_939, 343_307_163)),
             "2023-09-19T15:05:39.343307163Z"
         );
-        assert_eq!(format_rfc3339_nano(Timestamp::new(1_678_963_623, 14)), "2023-03-16T10:47:03.000000014Z");
-        assert_eq!(format_rfc3339_nano(Timestamp::new(1_678_963_623, 500_000_000)), "2023-03-16T10:47:03.5Z");
-        assert_eq!(format_rfc3339_nano(Timestamp::new(0, 0)), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            format_rfc3339_nano(Timestamp::new(1_678_963_623, 14)),
+            "2023-03-16T10:47:03.000000014Z"
+        );
+        assert_eq!(
+            format_rfc3339_nano(Timestamp::new(1_678_963_623, 500_000_000)),
+            "2023-03-16T10:47:03.5Z"
+        );
+        assert_eq!(
+            format_rfc3339_nano(Timestamp::new(0, 0)),
+            "1970-01-01T00:00:00Z"
+        );
         let t = Timestamp::new(1_695_135_939, 343_307_163);
         assert_eq!(parse_rfc3339(&format_rfc3339_nano(t)), Some(t));
-        assert_eq!(parse_rfc3339("2023-09-19T17:05:39.5+02:00"), Some(Timestamp::new(1_695_135_939, 500_000_000)));
+        assert_eq!(
+            parse_rfc3339("2023-09-19T17:05:39.5+02:00"),
+            Some(Timestamp::new(1_695_135_939, 500_000_000))
+        );
         assert_eq!(parse_rfc3339("nope"), None);
     }
 }

@@ -1,0 +1,701 @@
+//! Session facts and audit events for SIEMs (schema in `docs/EVENTS.md`).
+//!
+//! [`facts`] summarizes one recording as one JSON object; [`events`] turns it into a
+//! time-ordered list of audit events (Teleport-style names). Both read only metadata and the
+//! request files (never the channel data), through the same stores as verification, and both
+//! carry the verification verdict when one was computed.
+
+use crate::report::{Report, Severity};
+use bsr_core::format::{self, ContainerKind, Direction, Timestamp};
+use bsr_core::read::{ChunkStream, Recording};
+use bsr_core::ssh::Request;
+use bsr_core::store::{ReadStore, join};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+
+/// Largest `session-meta.json` read.
+const MAX_META: u64 = 16 * 1024 * 1024;
+/// Most request events kept per recording (a hostile recording cannot exhaust memory).
+pub const MAX_EVENTS_PER_RECORDING: usize = 1_000_000;
+
+/// Verification summary carried by facts and events.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct VerificationSummary {
+    /// `authentic`, `unauthenticated`, `incomplete`, `invalid`, `error`.
+    pub verdict: String,
+    /// Exit code of the verdict.
+    pub exit_code: i32,
+    /// `kms`, `recorder`, `kms+recorder` or `none`.
+    pub trust_mode: &'static str,
+    /// Number of errors.
+    pub errors: usize,
+    /// Number of warnings.
+    pub warnings: usize,
+    /// The first error, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_error: Option<String>,
+}
+
+impl VerificationSummary {
+    /// From a verification report.
+    pub fn from_report(r: &Report) -> Self {
+        let errors = r
+            .problems
+            .iter()
+            .filter(|p| p.severity == Severity::Error)
+            .count();
+        VerificationSummary {
+            verdict: serde_json::to_value(r.verdict)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            exit_code: r.exit_code,
+            trust_mode: r.trust.mode,
+            errors,
+            warnings: r.problems.len() - errors,
+            first_error: r
+                .problems
+                .iter()
+                .find(|p| p.severity == Severity::Error)
+                .map(|p| p.to_string()),
+        }
+    }
+}
+
+/// One audit event.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Event {
+    /// Event name (`session.start`, `session.command`, …).
+    pub event: &'static str,
+    /// Time, RFC 3339 with nanoseconds.
+    pub time: String,
+    /// Time in nanoseconds since the Unix epoch (for exact ordering).
+    pub time_ns: u128,
+    /// Session recording id.
+    pub recording_id: String,
+    /// Boundary session id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// Connection recording id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connection_id: Option<String>,
+    /// Channel recording id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel_id: Option<String>,
+    /// Container path (store-relative) the event came from.
+    pub path: String,
+    /// User id (from `session-meta.json`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Target id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Event-specific fields.
+    #[serde(flatten)]
+    pub fields: Map<String, Value>,
+    /// Verdict of the recording, when verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<String>,
+}
+
+/// Who and what, from `session-meta.json`.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Identity {
+    /// User id.
+    pub user_id: Option<String>,
+    /// User name.
+    pub user_name: Option<String>,
+    /// Target id.
+    pub target_id: Option<String>,
+    /// Target name.
+    pub target_name: Option<String>,
+    /// Target scope id.
+    pub target_scope: Option<String>,
+    /// Host id.
+    pub host_id: Option<String>,
+    /// Host address.
+    pub host_address: Option<String>,
+    /// Target default port.
+    pub port: Option<u64>,
+    /// Worker id.
+    pub worker_id: Option<String>,
+    /// Session id (`PublicId`).
+    pub session_id: Option<String>,
+    /// Client address, where recorded (`Endpoint`).
+    pub endpoint: Option<String>,
+}
+
+fn s(v: &Value, path: &[&str]) -> Option<String> {
+    let mut cur = v;
+    for p in path {
+        cur = cur.get(p)?;
+    }
+    match cur {
+        Value::String(x) if !x.is_empty() => Some(x.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Reads `session-meta.json` of a recording (tolerant: any missing field is `None`).
+pub fn identity(store: &dyn ReadStore, dir: &str) -> Identity {
+    let p = join(dir, format::SESSION_META_FILE);
+    let Ok(b) = store.read_limited(&p, MAX_META) else {
+        return Identity::default();
+    };
+    let Ok(v) = serde_json::from_slice::<Value>(&b) else {
+        return Identity::default();
+    };
+    let host = if v.get("StaticHost").map(|h| !h.is_null()).unwrap_or(false) {
+        "StaticHost"
+    } else {
+        "DynamicHost"
+    };
+    Identity {
+        user_id: s(&v, &["User", "PublicId"]),
+        user_name: s(&v, &["User", "Name"]),
+        target_id: s(&v, &["Target", "PublicId"]),
+        target_name: s(&v, &["Target", "Name"]),
+        target_scope: s(&v, &["Target", "Scope", "PublicId"]),
+        host_id: s(&v, &[host, "PublicId"]),
+        host_address: s(&v, &[host, "Address"]),
+        port: v
+            .get("Target")
+            .and_then(|t| t.get("DefaultPort"))
+            .and_then(Value::as_u64)
+            .filter(|p| *p > 0),
+        worker_id: s(&v, &["Worker", "PublicId"]),
+        session_id: s(&v, &["PublicId"]),
+        endpoint: s(&v, &["Endpoint"]),
+    }
+}
+
+/// Session facts of one recording.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Facts {
+    /// `bsr-facts/v1`.
+    pub schema: &'static str,
+    /// Session recording id.
+    pub recording_id: String,
+    /// Where the recording is (absolute path or URL).
+    pub location: String,
+    /// Session id.
+    pub session_id: Option<String>,
+    /// User id and name.
+    pub user: Value,
+    /// Target id, name, scope.
+    pub target: Value,
+    /// Host id and address.
+    pub host: Value,
+    /// Target port.
+    pub port: Option<u64>,
+    /// Worker id.
+    pub worker: Option<String>,
+    /// Client address where recorded (Boundary's `Endpoint`).
+    pub client_address: Option<String>,
+    /// Start (RFC 3339).
+    pub start: Option<String>,
+    /// End (RFC 3339).
+    pub end: Option<String>,
+    /// Duration in seconds.
+    pub duration_seconds: Option<f64>,
+    /// Connections.
+    pub connections: u64,
+    /// Channels.
+    pub channels: u64,
+    /// Bytes from the client (sum of channel `BytesUp`).
+    pub bytes_up: u64,
+    /// Bytes to the client.
+    pub bytes_down: u64,
+    /// Channel types and programs, e.g. `session/shell`, `session/exec:scp`, `session/subsystem:sftp`, `direct-tcpip`.
+    pub session_programs: Vec<String>,
+    /// Exec commands, in order.
+    pub commands: Vec<String>,
+    /// Exit statuses of channels, in order.
+    pub exit_statuses: Vec<u32>,
+    /// Exit signals of channels.
+    pub exit_signals: Vec<String>,
+    /// `Errors` of the summaries, and read errors.
+    pub errors: Vec<String>,
+    /// Closed normally (finished, not recovered).
+    pub ended_cleanly: bool,
+    /// Recovered after a crash.
+    pub recovered: bool,
+    /// Verification, when it ran.
+    pub verification: Option<VerificationSummary>,
+}
+
+fn ts(t: Timestamp) -> String {
+    t.to_rfc3339()
+}
+
+fn ns(t: Timestamp) -> u128 {
+    t.as_nanos().max(0) as u128
+}
+
+/// Reads the facts and events of a recording together (one pass over the metadata and the
+/// request files).
+pub fn analyze(
+    store: Arc<dyn ReadStore>,
+    dir: &str,
+    report: Option<&Report>,
+) -> (Facts, Vec<Event>) {
+    let ident = identity(&*store, dir);
+    let verification = report.map(VerificationSummary::from_report);
+    let verdict = verification.as_ref().map(|v| v.verdict.clone());
+    let rid_guess = dir
+        .rsplit('/')
+        .next()
+        .unwrap_or(dir)
+        .trim_end_matches(format::SESSION_DIR_SUFFIX)
+        .to_string();
+    let mut f = Facts {
+        schema: "bsr-facts/v1",
+        recording_id: rid_guess.clone(),
+        location: store.describe(dir),
+        session_id: ident.session_id.clone(),
+        user: json!({"id": ident.user_id, "name": ident.user_name}),
+        target: json!({"id": ident.target_id, "name": ident.target_name, "scope": ident.target_scope}),
+        host: json!({"id": ident.host_id, "address": ident.host_address}),
+        port: ident.port,
+        worker: ident.worker_id.clone(),
+        client_address: ident.endpoint.clone(),
+        start: None,
+        end: None,
+        duration_seconds: None,
+        connections: 0,
+        channels: 0,
+        bytes_up: 0,
+        bytes_down: 0,
+        session_programs: Vec::new(),
+        commands: Vec::new(),
+        exit_statuses: Vec::new(),
+        exit_signals: Vec::new(),
+        errors: Vec::new(),
+        ended_cleanly: false,
+        recovered: store.size(&join(dir, format::RECOVERY_MARKER_FILE)).is_ok(),
+        verification,
+    };
+    let mut ev: Vec<Event> = Vec::new();
+    let base = |name: &'static str,
+                t: Timestamp,
+                path: &str,
+                conn: Option<&str>,
+                chan: Option<&str>,
+                fields: Map<String, Value>| Event {
+        event: name,
+        time: ts(t),
+        time_ns: ns(t),
+        recording_id: String::new(),
+        session_id: ident.session_id.clone(),
+        connection_id: conn.map(str::to_string),
+        channel_id: chan.map(str::to_string),
+        path: path.to_string(),
+        user: ident.user_id.clone(),
+        target: ident.target_id.clone(),
+        fields,
+        verdict: verdict.clone(),
+    };
+    let rec = match Recording::open(store.clone(), dir) {
+        Ok(r) => r,
+        Err(e) => {
+            f.errors.push(e.to_string());
+            return (f, ev);
+        }
+    };
+    f.recording_id = rec.id().to_string();
+    f.ended_cleanly = rec.is_finished() && !f.recovered;
+    let mut start = None::<Timestamp>;
+    let mut end = None::<Timestamp>;
+    match rec.summary() {
+        Ok(Some(sum)) => {
+            start = Some(sum.start_time);
+            end = Some(sum.end_time);
+            if !sum.errors.is_empty() {
+                f.errors.push(sum.errors.clone());
+            }
+        }
+        Ok(None) => {}
+        Err(e) => f.errors.push(e.to_string()),
+    }
+    let conns = match rec.connections() {
+        Ok(c) => c,
+        Err(e) => {
+            f.errors.push(e.to_string());
+            Vec::new()
+        }
+    };
+    f.connections = conns.len() as u64;
+    for conn in &conns {
+        let cid = conn.id().to_string();
+        if let Ok(Some(cs)) = conn.summary() {
+            start = Some(start.map_or(cs.start_time, |s| s.min(cs.start_time)));
+            end = Some(end.map_or(cs.end_time, |e| e.max(cs.end_time)));
+            let mut m = Map::new();
+            m.insert("channels".into(), json!(cs.channel_count));
+            ev.push(base(
+                "connection.open",
+                cs.start_time,
+                conn.dir(),
+                Some(&cid),
+                None,
+                Map::new(),
+            ));
+            m.insert("bytes_up".into(), json!(cs.bytes_up));
+            m.insert("bytes_down".into(), json!(cs.bytes_down));
+            ev.push(base(
+                "connection.close",
+                cs.end_time,
+                conn.dir(),
+                Some(&cid),
+                None,
+                m,
+            ));
+            if !cs.errors.is_empty() {
+                f.errors.push(cs.errors.clone());
+            }
+        }
+        for d in [Direction::Inbound, Direction::Outbound] {
+            let p = join(conn.dir(), format::requests_file(d));
+            request_events(
+                &*store,
+                &p,
+                d,
+                conn.dir(),
+                Some(&cid),
+                None,
+                &base,
+                &mut ev,
+                &mut f,
+            );
+        }
+        let chans = match conn.channels() {
+            Ok(c) => c,
+            Err(e) => {
+                f.errors.push(e.to_string());
+                continue;
+            }
+        };
+        f.channels += chans.len() as u64;
+        for ch in &chans {
+            let chid = ch.id().to_string();
+            let mut program = ch.channel_type().to_string();
+            if let Ok(Some(s)) = ch.summary() {
+                f.bytes_up += s.bytes_up;
+                f.bytes_down += s.bytes_down;
+                let mut m = Map::new();
+                m.insert("channel_type".into(), json!(s.channel_type));
+                ev.push(base(
+                    "channel.open",
+                    s.start_time,
+                    ch.dir(),
+                    Some(&cid),
+                    Some(&chid),
+                    m,
+                ));
+                for (dir_name, bytes) in [("inbound", s.bytes_up), ("outbound", s.bytes_down)] {
+                    let mut m = Map::new();
+                    m.insert("direction".into(), json!(dir_name));
+                    m.insert("bytes".into(), json!(bytes));
+                    ev.push(base(
+                        "session.data",
+                        s.end_time,
+                        ch.dir(),
+                        Some(&cid),
+                        Some(&chid),
+                        m,
+                    ));
+                }
+                ev.push(base(
+                    "channel.close",
+                    s.end_time,
+                    ch.dir(),
+                    Some(&cid),
+                    Some(&chid),
+                    Map::new(),
+                ));
+                program = match s.session_program.as_str() {
+                    "exec" => format!("{}/exec:{}", s.channel_type, s.exec_program),
+                    "subsystem" => format!("{}/subsystem:{}", s.channel_type, s.subsystem_name),
+                    "shell" | "none" => format!("{}/{}", s.channel_type, s.session_program),
+                    _ => s.channel_type.clone(),
+                };
+            }
+            f.session_programs.push(program);
+            for d in [Direction::Inbound, Direction::Outbound] {
+                let p = join(ch.dir(), format::requests_file(d));
+                request_events(
+                    &*store,
+                    &p,
+                    d,
+                    ch.dir(),
+                    Some(&cid),
+                    Some(&chid),
+                    &base,
+                    &mut ev,
+                    &mut f,
+                );
+            }
+        }
+    }
+    if let Some(s) = start {
+        let mut m = Map::new();
+        m.insert("user_name".into(), json!(ident.user_name));
+        m.insert("target_name".into(), json!(ident.target_name));
+        m.insert("host".into(), json!(ident.host_address));
+        ev.push(base("session.start", s, dir, None, None, m));
+        f.start = Some(ts(s));
+    }
+    if let Some(e) = end {
+        let mut m = Map::new();
+        m.insert("ended_cleanly".into(), json!(f.ended_cleanly));
+        m.insert("recovered".into(), json!(f.recovered));
+        ev.push(base("session.end", e, dir, None, None, m));
+        f.end = Some(ts(e));
+    }
+    if let (Some(s), Some(e)) = (start, end) {
+        f.duration_seconds = Some((e.as_nanos() - s.as_nanos()) as f64 / 1e9);
+    }
+    for e in &mut ev {
+        e.recording_id = f.recording_id.clone();
+    }
+    // Time order; session.start first and session.end last among equal times.
+    let rank = |e: &Event| match e.event {
+        "session.start" => 0,
+        "connection.open" => 1,
+        "channel.open" => 2,
+        "session.data" => 7,
+        "channel.close" => 8,
+        "connection.close" => 9,
+        "session.end" => 10,
+        _ => 5,
+    };
+    ev.sort_by(|a, b| (a.time_ns, rank(a)).cmp(&(b.time_ns, rank(b))));
+    (f, ev)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn request_events(
+    store: &dyn ReadStore,
+    path: &str,
+    dir: Direction,
+    container: &str,
+    conn: Option<&str>,
+    chan: Option<&str>,
+    base: &dyn Fn(
+        &'static str,
+        Timestamp,
+        &str,
+        Option<&str>,
+        Option<&str>,
+        Map<String, Value>,
+    ) -> Event,
+    ev: &mut Vec<Event>,
+    f: &mut Facts,
+) {
+    let reader = match store.open(path) {
+        Ok(r) => r,
+        Err(e) => {
+            f.errors.push(e.to_string());
+            return;
+        }
+    };
+    let mut s = ChunkStream::new(reader, path);
+    loop {
+        let c = match s.next_chunk() {
+            Ok(Some(c)) => c,
+            Ok(None) => break,
+            Err(e) => {
+                f.errors.push(e.to_string());
+                break;
+            }
+        };
+        if c.is_head() || c.is_done() || c.is_data() {
+            continue;
+        }
+        if ev.len() >= MAX_EVENTS_PER_RECORDING {
+            f.errors.push(format!(
+                "{path}: more than {MAX_EVENTS_PER_RECORDING} events; the rest are left out"
+            ));
+            break;
+        }
+        let req = match c.data().and_then(|d| Request::decode(c.chunk_type, &d)) {
+            Ok(r) => r,
+            Err(e) => {
+                f.errors.push(e.to_string());
+                continue;
+            }
+        };
+        let t = c.time;
+        let mut m = Map::new();
+        m.insert("direction".into(), json!(dir.as_str()));
+        let name: &'static str = match &req {
+            Request::Pty(p) => {
+                m.insert("term".into(), json!(p.term_env_var));
+                m.insert("cols".into(), json!(p.terminal_width_characters));
+                m.insert("rows".into(), json!(p.terminal_height_rows));
+                "session.pty"
+            }
+            Request::WindowChange(w) => {
+                m.insert("cols".into(), json!(w.terminal_width_columns));
+                m.insert("rows".into(), json!(w.terminal_height_rows));
+                "resize"
+            }
+            Request::Env(e) => {
+                m.insert("name".into(), json!(e.variable_name));
+                m.insert("value".into(), json!(e.variable_value));
+                "session.env"
+            }
+            Request::Exec(e) => {
+                f.commands.push(e.command.clone());
+                m.insert("command".into(), json!(e.command));
+                "session.command"
+            }
+            Request::Shell(_) => "session.shell",
+            Request::Subsystem(x) => {
+                m.insert("subsystem".into(), json!(x.subsystem_name));
+                "session.subsystem"
+            }
+            Request::Signal(x) => {
+                m.insert("signal".into(), json!(x.signal_name));
+                "session.signal"
+            }
+            Request::ExitStatus(x) => {
+                f.exit_statuses.push(x.exit_status);
+                m.insert("exit_status".into(), json!(x.exit_status));
+                "session.exit"
+            }
+            Request::ExitSignal(x) => {
+                f.exit_signals.push(x.signal_name.clone());
+                m.insert("signal".into(), json!(x.signal_name));
+                m.insert("core_dumped".into(), json!(x.core_dumped));
+                m.insert("message".into(), json!(x.error_message));
+                "session.exit_signal"
+            }
+            Request::DirectTcpip(x) => {
+                m.insert("action".into(), json!("direct-tcpip"));
+                m.insert("dst_host".into(), json!(x.host));
+                m.insert("dst_port".into(), json!(x.port));
+                m.insert("src_addr".into(), json!(x.originator_ip_address));
+                m.insert("src_port".into(), json!(x.originator_port));
+                "session.network"
+            }
+            Request::ForwardedTcpip(x) => {
+                m.insert("action".into(), json!("forwarded-tcpip"));
+                m.insert("dst_host".into(), json!(x.address));
+                m.insert("dst_port".into(), json!(x.port));
+                m.insert("src_addr".into(), json!(x.originator_ip_address));
+                m.insert("src_port".into(), json!(x.originator_port));
+                "session.network"
+            }
+            Request::TcpipForward(x) => {
+                m.insert("action".into(), json!("tcpip-forward"));
+                m.insert("bind_addr".into(), json!(x.address_to_bind));
+                m.insert("bind_port".into(), json!(x.port_to_bind));
+                "session.network"
+            }
+            Request::CancelTcpipForward(x) => {
+                m.insert("action".into(), json!("cancel-tcpip-forward"));
+                m.insert("bind_addr".into(), json!(x.address_to_bind));
+                m.insert("bind_port".into(), json!(x.port_to_bind));
+                "session.network"
+            }
+            Request::X11Forwarding(_) => "session.x11_forwarding",
+            Request::X11(x) => {
+                m.insert("src_addr".into(), json!(x.originator_address));
+                m.insert("src_port".into(), json!(x.originator_port));
+                "session.x11"
+            }
+            Request::Session(_) => "session.channel_request",
+            Request::Break(x) => {
+                m.insert("length_ms".into(), json!(x.break_length_ms));
+                "session.break"
+            }
+            Request::XonXoff(x) => {
+                m.insert("client_can_do".into(), json!(x.client_can_do));
+                "session.xon_xoff"
+            }
+            Request::Unknown(u) => {
+                m.insert("request_type".into(), json!(u.request_type));
+                m.insert("data_len".into(), json!(u.data.len()));
+                "session.request"
+            }
+        };
+        if name == "session.channel_request" {
+            continue; // the channel.open event carries this
+        }
+        ev.push(base(name, t, container, conn, chan, m));
+    }
+    let _ = ContainerKind::Channel;
+}
+
+/// Filters auditors use.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Only events (and recordings) at or after this time.
+    pub since: Option<Timestamp>,
+    /// Only events (and recordings) before this time.
+    pub until: Option<Timestamp>,
+    /// User id or name.
+    pub user: Option<String>,
+    /// Target id or name.
+    pub target: Option<String>,
+    /// Event names; an entry ending in `*` is a prefix (`session.*`).
+    pub kinds: Vec<String>,
+}
+
+impl Filter {
+    /// Whether the recording's identity matches the user and target filters.
+    pub fn matches_identity(&self, facts: &Facts) -> bool {
+        let has = |v: &Value, want: &str| {
+            v.get("id").and_then(Value::as_str) == Some(want)
+                || v.get("name").and_then(Value::as_str) == Some(want)
+        };
+        self.user.as_deref().is_none_or(|u| has(&facts.user, u))
+            && self.target.as_deref().is_none_or(|t| has(&facts.target, t))
+    }
+
+    /// Whether a recording overlaps the time range.
+    pub fn matches_facts(&self, facts: &Facts) -> bool {
+        if !self.matches_identity(facts) {
+            return false;
+        }
+        let start = facts.start.as_deref().and_then(Timestamp::parse_rfc3339);
+        let end = facts
+            .end
+            .as_deref()
+            .and_then(Timestamp::parse_rfc3339)
+            .or(start);
+        if let (Some(since), Some(end)) = (self.since, end) {
+            if end < since {
+                return false;
+            }
+        }
+        if let (Some(until), Some(start)) = (self.until, start) {
+            if start >= until {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Whether an event passes the time and kind filters.
+    pub fn matches_event(&self, e: &Event) -> bool {
+        if let Some(s) = self.since {
+            if e.time_ns < ns(s) {
+                return false;
+            }
+        }
+        if let Some(u) = self.until {
+            if e.time_ns >= ns(u) {
+                return false;
+            }
+        }
+        self.kinds.is_empty()
+            || self.kinds.iter().any(|k| match k.strip_suffix('*') {
+                Some(prefix) => e.event.starts_with(prefix),
+                None => e.event == k,
+            })
+    }
+}

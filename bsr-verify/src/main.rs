@@ -1,0 +1,250 @@
+//! `bsr-verify`: the auditor's verifier for BSR recordings.
+//!
+//! Exit codes: 0 intact and authentic; 1 tampered, corrupt or invalid; 2 usage or I/O error;
+//! 3 intact but authenticity not established; 4 incomplete (unfinished recording).
+
+use anyhow::Context;
+use bsr_core::kms::{AeadWrapper, KeyWrapper, RecorderTrust};
+use bsr_verify::report::{Severity, Verdict};
+use bsr_verify::target::{S3Flags, resolve};
+use bsr_verify::{Report, Trust, VerifyOptions, verify_many};
+use clap::{Args, Parser, Subcommand};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "bsr-verify",
+    version,
+    about = "Verify Boundary session recordings (BSR) in local folders and S3-compatible stores",
+    long_about = "Verify Boundary session recordings (BSR) in local folders and S3-compatible stores.\n\n\
+Exit codes: 0 intact and authentic; 1 tampered, corrupt or invalid; 2 usage or I/O error;\n\
+3 intact but authenticity not established; 4 incomplete (unfinished recording).",
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+    #[command(flatten)]
+    verify: VerifyArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Verify recordings (the default when no subcommand is given).
+    Verify(VerifyArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+struct TrustArgs {
+    /// AEAD key-encryption key file (32 bytes raw, hex or base64): unwraps the BSR key and checks
+    /// the KMS binding of the recording's public key.
+    #[arg(long, value_name = "FILE")]
+    kek: Option<PathBuf>,
+    /// Trusted recorder public key(s) (hex lines) or recorder key file: checks the recorder
+    /// attestation.
+    #[arg(long, value_name = "FILE")]
+    recorder_key: Option<PathBuf>,
+    /// S3 endpoint URL (default: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL).
+    #[arg(long, value_name = "URL")]
+    endpoint: Option<String>,
+    /// S3 region (default: AWS_REGION / AWS_DEFAULT_REGION / us-east-1).
+    #[arg(long)]
+    region: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+struct VerifyArgs {
+    /// Recording folders (`*.bsr`), folders holding recordings, or `s3://bucket/prefix`.
+    #[arg(value_name = "TARGET")]
+    targets: Vec<String>,
+    #[command(flatten)]
+    trust: TrustArgs,
+    /// Write one JSON report per recording (JSON lines) and a final summary object to stdout.
+    #[arg(long)]
+    json: bool,
+    /// Parallel workers (default: the number of cores).
+    #[arg(long, short = 'j')]
+    jobs: Option<usize>,
+    /// Do not compare the object store's own SHA-256 checksums.
+    #[arg(long)]
+    no_store_checksums: bool,
+    /// Print only the summary line of each recording, not each problem.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+    /// Also print warnings.
+    #[arg(long, short = 'w')]
+    warnings: bool,
+}
+
+fn trust_from(args: &TrustArgs) -> anyhow::Result<Trust> {
+    let kek: Option<Arc<dyn KeyWrapper>> = match &args.kek {
+        Some(p) => Some(Arc::new(
+            AeadWrapper::from_kek_file(p)
+                .with_context(|| format!("reading KEK {}", p.display()))?,
+        )),
+        None => None,
+    };
+    let recorder = match &args.recorder_key {
+        Some(p) => Some(Arc::new(
+            RecorderTrust::from_file(p)
+                .with_context(|| format!("reading recorder key {}", p.display()))?,
+        )),
+        None => None,
+    };
+    Ok(Trust { kek, recorder })
+}
+
+fn print_human(
+    out: &mut impl Write,
+    r: &Report,
+    quiet: bool,
+    warnings: bool,
+) -> std::io::Result<()> {
+    if !quiet {
+        for p in &r.problems {
+            if p.severity == Severity::Error || warnings {
+                writeln!(out, "{p}")?;
+            }
+        }
+    }
+    let errors = r
+        .problems
+        .iter()
+        .filter(|p| p.severity == Severity::Error)
+        .count();
+    let warns = r.problems.len() - errors;
+    writeln!(
+        out,
+        "{}: {} [trust: {}] ({} error(s), {} warning(s); {} containers, {} files, {} bytes, {} chunks)",
+        r.location,
+        r.verdict.describe(),
+        r.trust.mode,
+        errors,
+        warns,
+        r.stats.containers,
+        r.stats.files,
+        r.stats.bytes,
+        r.stats.chunks
+    )
+}
+
+fn run_verify(a: VerifyArgs) -> anyhow::Result<i32> {
+    if a.targets.is_empty() {
+        anyhow::bail!(
+            "no TARGET given (a *.bsr folder, a folder of recordings, or s3://bucket/prefix)"
+        );
+    }
+    let trust = trust_from(&a.trust)?;
+    let opts = VerifyOptions {
+        trust,
+        store_checksums: !a.no_store_checksums,
+    };
+    let jobs = a.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let s3 = S3Flags {
+        endpoint: a.trust.endpoint.clone(),
+        region: a.trust.region.clone(),
+    };
+    let mut worst: Option<Verdict> = None;
+    let mut counts = std::collections::BTreeMap::<&'static str, u64>::new();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut total = 0u64;
+    for spec in &a.targets {
+        let target = resolve(spec, &s3)?;
+        if target.recordings.is_empty() {
+            eprintln!("{spec}: no recordings (*.bsr folders) found");
+            worst = Some(worst.map_or(Verdict::Error, |w| {
+                if w.rank() >= Verdict::Error.rank() {
+                    w
+                } else {
+                    Verdict::Error
+                }
+            }));
+            continue;
+        }
+        let pb = indicatif::ProgressBar::with_draw_target(
+            Some(target.recordings.len() as u64),
+            indicatif::ProgressDrawTarget::stderr(),
+        );
+        if target.recordings.len() > 1 {
+            pb.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} recordings {elapsed} (eta {eta})",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+        } else {
+            pb.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+        }
+        let mut io_err: Option<std::io::Error> = None;
+        verify_many(&*target.store, &target.recordings, &opts, jobs, |r| {
+            pb.inc(1);
+            total += 1;
+            *counts.entry(verdict_key(r.verdict)).or_default() += 1;
+            worst = Some(match worst {
+                Some(w) if w.rank() >= r.verdict.rank() => w,
+                _ => r.verdict,
+            });
+            let res = if a.json {
+                serde_json::to_writer(&mut out, &r)
+                    .map_err(std::io::Error::other)
+                    .and_then(|_| writeln!(out))
+            } else {
+                pb.suspend(|| print_human(&mut out, &r, a.quiet, a.warnings))
+            };
+            if let Err(e) = res {
+                io_err.get_or_insert(e);
+            }
+        });
+        pb.finish_and_clear();
+        if let Some(e) = io_err {
+            return Err(e).context("writing the report");
+        }
+    }
+    let code = worst.map_or(2, |w| w.exit_code());
+    if a.json {
+        let summary = serde_json::json!({
+            "schema": "bsr-verify/summary/v1",
+            "recordings": total,
+            "verdicts": counts,
+            "exit_code": code,
+        });
+        writeln!(out, "{summary}")?;
+    } else if total != 1 {
+        let parts: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+        writeln!(out, "checked {total} recording(s): {}", parts.join(", "))?;
+    }
+    out.flush()?;
+    Ok(code)
+}
+
+fn verdict_key(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Authentic => "authentic",
+        Verdict::Unauthenticated => "unauthenticated",
+        Verdict::Incomplete => "incomplete",
+        Verdict::Invalid => "invalid",
+        Verdict::Error => "error",
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let res = match cli.cmd {
+        Some(Cmd::Verify(a)) => run_verify(a),
+        None => run_verify(cli.verify),
+    };
+    match res {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("bsr-verify: error: {e:#}");
+            std::process::exit(2);
+        }
+    }
+}

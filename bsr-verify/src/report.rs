@@ -1,0 +1,270 @@
+//! The verification report: verdicts, problems, per-container and per-file results.
+//!
+//! Serialized as JSON by `bsr-verify --json` (schema `bsr-verify/report/v1`, documented in
+//! `docs/VERIFY.md`).
+
+use serde::Serialize;
+
+/// The verdict on one recording. The exit code of `bsr-verify` is the worst verdict's code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Intact, and authenticity established through the KMS binding or the recorder
+    /// attestation. Exit code 0.
+    Authentic,
+    /// Intact, but no trust anchor was given (or none applies): authenticity not established.
+    /// Exit code 3.
+    Unauthenticated,
+    /// An unfinished recording (no final signature), e.g. after a crash, with nothing that
+    /// contradicts a crash. Exit code 4.
+    Incomplete,
+    /// Tampered, corrupt or invalid. Exit code 1.
+    Invalid,
+    /// The recording could not be read (I/O error, store unreachable). Exit code 2.
+    Error,
+}
+
+impl Verdict {
+    /// Process exit code for this verdict.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Verdict::Authentic => 0,
+            Verdict::Invalid => 1,
+            Verdict::Error => 2,
+            Verdict::Unauthenticated => 3,
+            Verdict::Incomplete => 4,
+        }
+    }
+
+    /// Severity rank for combining verdicts of many recordings (higher is worse).
+    pub fn rank(self) -> u8 {
+        match self {
+            Verdict::Authentic => 0,
+            Verdict::Unauthenticated => 1,
+            Verdict::Incomplete => 2,
+            Verdict::Error => 3,
+            Verdict::Invalid => 4,
+        }
+    }
+
+    /// Short human wording.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Verdict::Authentic => "intact and authentic",
+            Verdict::Unauthenticated => "intact, authenticity not established",
+            Verdict::Incomplete => "incomplete (unfinished recording)",
+            Verdict::Invalid => "INVALID (tampered, corrupt or malformed)",
+            Verdict::Error => "could not be verified (I/O error)",
+        }
+    }
+}
+
+/// What kind of problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Class {
+    /// Bytes differ from what was signed or checksummed (SHA-256, CRC, object-store checksum).
+    Integrity,
+    /// A signature or key binding does not verify.
+    Authentication,
+    /// Bytes that do not follow the format.
+    Malformed,
+    /// Files or containers missing, unlisted, misplaced or inconsistent with each other.
+    Structure,
+    /// Consistent with an unfinished recording (crash): missing signature, torn tail.
+    Incomplete,
+    /// Reading failed.
+    Io,
+}
+
+/// Severity of a problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Decides the verdict.
+    Error,
+    /// Reported, does not change the verdict.
+    Warning,
+}
+
+/// One problem found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// Error or warning.
+    pub severity: Severity,
+    /// Family.
+    pub class: Class,
+    /// Stable machine-readable code (`checksum-mismatch`, `unlisted-file`, …).
+    pub code: &'static str,
+    /// Path of the file or container in its store.
+    pub path: String,
+    /// Byte offset in the file, when it applies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    /// Chunk index in a `.data` file, when it applies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chunk: Option<u64>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(f, "{sev}: {}", self.path)?;
+        if let Some(o) = self.offset {
+            write!(f, " @ byte {o}")?;
+        }
+        if let Some(c) = self.chunk {
+            write!(f, " (chunk {c})")?;
+        }
+        write!(f, ": [{}] {}", self.code, self.message)
+    }
+}
+
+/// Status of one check of the trust chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    /// Not attempted (no key given, or an earlier step failed).
+    NotChecked,
+    /// Passed.
+    Passed,
+    /// Failed.
+    Failed,
+}
+
+/// The trust chain of a recording.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrustReport {
+    /// The public key's self-signature.
+    pub self_signature: Check,
+    /// Every container's `SHA256SUM.sig`.
+    pub checksum_signatures: Check,
+    /// The HMAC binding of the public key under the KMS-wrapped BSR key (`--kek`).
+    pub kms_binding: Check,
+    /// The recorder attestation (`--recorder-key`).
+    pub recorder_attestation: Check,
+    /// `kms`, `recorder`, `kms+recorder` or `none`: what established authenticity.
+    pub mode: &'static str,
+}
+
+/// Status of one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileStatus {
+    /// Listed and its SHA-256 matches (or, for the unlisted signature file, verified).
+    Ok,
+    /// Listed, but its SHA-256 differs.
+    Mismatch,
+    /// Listed, but absent.
+    Missing,
+    /// Present, but not listed in `SHA256SUM`.
+    Unlisted,
+    /// Could not be read.
+    Unreadable,
+    /// Not listed because the container is unfinished.
+    Pending,
+}
+
+/// One file of a container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileReport {
+    /// Base name.
+    pub name: String,
+    /// Size in bytes, when present.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// SHA-256 computed, lowercase hex.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Whether `SHA256SUM` lists it.
+    pub listed: bool,
+    /// Result.
+    pub status: FileStatus,
+    /// Chunks in a `.data` file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chunks: Option<u64>,
+    /// Decompressed DATA bytes in a `.data` file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_bytes: Option<u64>,
+    /// Whether the object store's own SHA-256 was compared (`true` = matched).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store_checksum_ok: Option<bool>,
+}
+
+/// One container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContainerReport {
+    /// Path in the store.
+    pub path: String,
+    /// `session`, `connection` or `channel`.
+    pub kind: &'static str,
+    /// Id from its meta file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Whether `SHA256SUM.sig` exists and verifies.
+    pub signed: bool,
+    /// Files.
+    pub files: Vec<FileReport>,
+}
+
+/// Totals.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    /// Containers checked.
+    pub containers: u64,
+    /// Files read.
+    pub files: u64,
+    /// Bytes read.
+    pub bytes: u64,
+    /// Chunks decoded.
+    pub chunks: u64,
+}
+
+/// The report on one recording.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// `bsr-verify/report/v1`.
+    pub schema: &'static str,
+    /// The recording's folder in its store.
+    pub recording: String,
+    /// Human-readable location (absolute path or `s3://` URL).
+    pub location: String,
+    /// Session recording id, when readable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recording_id: Option<String>,
+    /// Session id (key id), when readable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Exit code of this verdict.
+    pub exit_code: i32,
+    /// Whether the recording was closed (final signature present).
+    pub finished: bool,
+    /// Whether it was recovered after a crash (`RECOVERED.json` present and listed).
+    pub recovered: bool,
+    /// The trust chain.
+    pub trust: TrustReport,
+    /// Problems, errors first.
+    pub problems: Vec<Problem>,
+    /// Containers.
+    pub containers: Vec<ContainerReport>,
+    /// Totals.
+    pub stats: Stats,
+    /// Wall time spent, milliseconds.
+    pub elapsed_ms: u64,
+}
+
+impl Report {
+    /// Problems of severity error.
+    pub fn errors(&self) -> impl Iterator<Item = &Problem> {
+        self.problems
+            .iter()
+            .filter(|p| p.severity == Severity::Error)
+    }
+}

@@ -1,4 +1,22 @@
 //! # bsr-asciicast
 //!
-//! SSH channel → asciicast conversion with a header-security report, and asciicast import.
+//! SSH channel → asciicast v2/v3 with a header-security report ([`convert`]), and asciicast
+//! v1/v2/v3 → signed BSR recordings ([`import`]).
+//!
+//! ```no_run
+//! use bsr_asciicast::convert::{convert, select_channel, ConvertOptions};
+//! use bsr_core::read::Recording;
+//! let rec = Recording::open_path(std::path::Path::new("testdata/recordings/sr_shell00001.bsr"))?;
+//! let files = select_channel(&rec, None, None)?;
+//! let mut cast = Vec::new();
+//! let done = convert(&files, &ConvertOptions::default(), &mut cast)?;
+//! assert_eq!(done.report.session_program, "shell");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![deny(missing_docs)]
+
+pub mod cast;
+pub mod convert;
+pub mod error;
+pub mod import;
+pub mod utf8;

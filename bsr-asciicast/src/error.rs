@@ -1,0 +1,63 @@
+//! Errors of `bsr-asciicast`.
+
+/// Errors reading casts.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CastError {
+    /// I/O.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// A line that is not JSON.
+    #[error("line {line} (byte {offset}): invalid JSON: {reason}")]
+    Json {
+        /// Line (1-based).
+        line: usize,
+        /// Byte offset of the line.
+        offset: u64,
+        /// Parser message.
+        reason: String,
+    },
+    /// Valid JSON that is not a valid header or event.
+    #[error("line {line} (byte {offset}): {reason}")]
+    Invalid {
+        /// Line.
+        line: usize,
+        /// Byte offset of the line.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An asciicast version we do not read.
+    #[error("unsupported asciicast version {version}")]
+    Unsupported {
+        /// The version.
+        version: u64,
+    },
+}
+
+/// Errors converting a recording.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConvertError {
+    /// The recording (reading, checksums, format).
+    #[error(transparent)]
+    Bsr(#[from] bsr_core::Error),
+    /// Writing the output.
+    #[error("writing the cast: {0}")]
+    Io(#[from] std::io::Error),
+    /// A channel that has no terminal to play back.
+    #[error("{0}")]
+    NotInteractive(String),
+    /// Which channel to convert is not clear, or it does not exist.
+    #[error("{0}")]
+    Selection(String),
+    /// `--strict` and a high-severity finding.
+    #[error("refusing to write a cast (--strict): {0}")]
+    Strict(String),
+    /// The recording's structure does not allow conversion.
+    #[error("{0}")]
+    Malformed(String),
+    /// Reading a cast for import.
+    #[error(transparent)]
+    Cast(#[from] CastError),
+}

@@ -1,0 +1,199 @@
+//! asciicast → signed BSR recording.
+//!
+//! `o` → outbound DATA, `i` → inbound DATA, `r` → window-change, header size and TERM →
+//! pty-req, SHELL and the other env entries → env requests, markers → an `UNKR` request of
+//! type `marker@bsr` carrying the label, `x` (v3) → exit-status. Chunk times are the header
+//! timestamp (or now) plus the event time, to the nanosecond of the parsed value.
+
+use crate::cast::{CastReader, EventKind, parse_resize};
+use crate::convert::MARKER_REQUEST;
+use crate::error::ConvertError;
+use bsr_core::format::{Direction, Timestamp};
+use bsr_core::kms::{KeyWrapper, RecorderKey, RecordingKeys};
+use bsr_core::ssh::*;
+use bsr_core::store::WriteStore;
+use bsr_core::write::{SessionOptions, SessionWriter};
+use sha2::Digest;
+use std::io::BufRead;
+use std::sync::Arc;
+
+/// What `import` wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Imported {
+    /// The recording folder (`sr_….bsr`) in the store.
+    pub dir: String,
+    /// Events imported.
+    pub events: u64,
+}
+
+fn id_from(label: &str, digest: &[u8]) -> String {
+    const B62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let s: String = digest
+        .iter()
+        .take(10)
+        .map(|b| B62[(*b as usize) % 62] as char)
+        .collect();
+    format!("{label}_{s}")
+}
+
+/// Imports the cast read from `cast` (its bytes also name the recording: ids are derived from
+/// their SHA-256) into `store` below `parent`, signed with fresh keys wrapped by `wrapper`.
+pub fn import_cast<R: BufRead>(
+    cast: R,
+    cast_digest: [u8; 32],
+    store: Arc<dyn WriteStore>,
+    parent: &str,
+    wrapper: &dyn KeyWrapper,
+    recorder: Option<&RecorderKey>,
+) -> Result<Imported, ConvertError> {
+    let mut reader = CastReader::new(cast)?;
+    let h = reader.header().clone();
+    let base = match h.timestamp {
+        Some(t) if t > 0 => Timestamp::new(t as u64, 0),
+        _ => Timestamp::now(),
+    };
+    let at = |ns: i128| Timestamp::from_nanos(base.as_nanos() + ns);
+    let rec = id_from("sr", &cast_digest);
+    let sess = id_from("s", &sha2::Sha256::digest(cast_digest));
+    let keys = RecordingKeys::generate(&sess)?;
+    let s = SessionWriter::create(
+        store,
+        parent,
+        SessionOptions::new(&rec, &sess, base),
+        keys,
+        wrapper,
+        recorder,
+    )?;
+    let conn = s.new_connection(&id_from("cr", &sha2::Sha256::digest(rec.as_bytes())), base)?;
+    conn.write_request(
+        Direction::Inbound,
+        base,
+        &Request::Session(SessionRequest {
+            request_type: "session".into(),
+            sender_channel: 0,
+            initial_window_size: 2_097_152,
+            maximum_packet_size: 32_768,
+        }),
+    )?;
+    let mut ch = conn.new_channel(
+        &id_from("chr", &sha2::Sha256::digest(sess.as_bytes())),
+        "session",
+        base,
+    )?;
+    let term = h
+        .term_type
+        .clone()
+        .or_else(|| h.env_get("TERM").map(str::to_string))
+        .unwrap_or_default();
+    ch.write_request(
+        Direction::Inbound,
+        base,
+        &Request::Pty(PtyRequest {
+            request_type: "pty-req".into(),
+            want_reply: true,
+            term_env_var: term,
+            terminal_width_characters: h.width,
+            terminal_height_rows: h.height,
+            ..Default::default()
+        }),
+    )?;
+    for (k, v) in &h.env {
+        if k == "TERM" {
+            continue;
+        }
+        if let Some(v) = v {
+            ch.write_request(
+                Direction::Inbound,
+                base,
+                &Request::Env(EnvRequest {
+                    request_type: "env".into(),
+                    want_reply: false,
+                    variable_name: k.clone(),
+                    variable_value: v.clone(),
+                }),
+            )?;
+        }
+    }
+    let start = if let Some(cmd) = &h.command {
+        Request::Exec(ExecRequest {
+            request_type: "exec".into(),
+            want_reply: true,
+            command: cmd.clone(),
+        })
+    } else {
+        Request::Shell(ShellRequest {
+            request_type: "shell".into(),
+            want_reply: true,
+        })
+    };
+    ch.write_request(Direction::Inbound, base, &start)?;
+    let mut n = 0u64;
+    let mut last = base;
+    while let Some(e) = reader.next_event()? {
+        let t = at(e.time_ns);
+        last = t;
+        n += 1;
+        match e.kind {
+            EventKind::Output => {
+                ch.write_data(Direction::Outbound, t, e.data.as_bytes())?;
+            }
+            EventKind::Input => {
+                ch.write_data(Direction::Inbound, t, e.data.as_bytes())?;
+            }
+            EventKind::Resize => {
+                let (c, r) = parse_resize(&e.data)
+                    .ok_or_else(|| ConvertError::Malformed(format!("bad resize {:?}", e.data)))?;
+                ch.write_request(
+                    Direction::Inbound,
+                    t,
+                    &Request::WindowChange(WindowChangeRequest {
+                        request_type: "window-change".into(),
+                        want_reply: false,
+                        terminal_width_columns: c,
+                        terminal_height_rows: r,
+                        ..Default::default()
+                    }),
+                )?;
+            }
+            EventKind::Marker => {
+                ch.write_request(
+                    Direction::Inbound,
+                    t,
+                    &Request::Unknown(UnknownRequest {
+                        request_type: MARKER_REQUEST.into(),
+                        want_reply: false,
+                        data: e.data.into_bytes(),
+                    }),
+                )?;
+            }
+            EventKind::Exit => {
+                let code = e.data.trim().parse::<u32>().unwrap_or(255);
+                ch.write_request(
+                    Direction::Outbound,
+                    t,
+                    &Request::ExitStatus(ExitStatusRequest {
+                        request_type: "exit-status".into(),
+                        want_reply: false,
+                        exit_status: code,
+                    }),
+                )?;
+            }
+            EventKind::Other(code) => {
+                ch.write_request(
+                    Direction::Inbound,
+                    t,
+                    &Request::Unknown(UnknownRequest {
+                        request_type: format!("asciicast-{code}@bsr"),
+                        want_reply: false,
+                        data: e.data.into_bytes(),
+                    }),
+                )?;
+            }
+        }
+    }
+    ch.finish(last)?;
+    conn.finish(last)?;
+    let dir = s.dir().to_string();
+    s.finish(last)?;
+    Ok(Imported { dir, events: n })
+}

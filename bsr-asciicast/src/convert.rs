@@ -849,7 +849,7 @@ pub fn convert<W: Write>(
                     .iter()
                     .map(|(t, v)| format!("{v}@{}s", rel_seconds(*t, head)))
                     .collect();
-                note.push(format!("{label} changed: {}", vals.join(" -> ")));
+                note.push(format!("{label} changed: {}", vals.join(" → ")));
             }
         }
         note.push("the header shows the last value; see the security report".into());
@@ -957,7 +957,8 @@ pub fn convert<W: Write>(
                 (a, b) => a.or(b),
             };
             match next {
-                Some(t) if t <= ctime => {
+                // At equal times the output chunk goes first (file order is lost across files).
+                Some(t) if t < ctime => {
                     if tp == Some(t) {
                         if let Some(p) = pending.next() {
                             emit(&mut w, &mut counts, rel(p.time).max(0), &p.kind, &p.data)?;

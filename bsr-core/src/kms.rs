@@ -571,14 +571,20 @@ impl SessionKeyFiles {
     pub fn verify_checksums(&self, sha256sum: &[u8], sig_file: &[u8]) -> Result<()> {
         let path = format::SIG_FILE.to_string();
         let si: SigInfo = decode_exact(sig_file, format::SIG_FILE, "SigInfo")?;
-        match &si.key_info {
-            Some(k) if k.key_id == self.key_id() && k.key_type == pb::KEY_TYPE_ED25519 => {}
-            _ => {
-                return Err(Error::Signature {
-                    path,
-                    reason: "key info does not name this recording's Ed25519 key".into(),
-                });
-            }
+        // SHA256SUM.sig is covered by no hash: every field of its key info must be what the
+        // writer puts there (key id, Ed25519, the private key's purposes, nothing else), so no
+        // bit of the file can change unnoticed.
+        let expected = KeyInfo {
+            key_id: self.key_id().to_string(),
+            key_type: pb::KEY_TYPE_ED25519,
+            key_purposes: self.wrapped_priv_key.key_purposes.clone(),
+            ..Default::default()
+        };
+        if si.key_info.as_ref() != Some(&expected) {
+            return Err(Error::Signature {
+                path,
+                reason: "key info does not name this recording's Ed25519 signing key".into(),
+            });
         }
         if si.hmac_type.is_some() {
             return Err(Error::Signature {

@@ -378,6 +378,10 @@ impl<'a> Iterator for Chunks<'a> {
 
 /// Bytes read from the source per `read` call.
 const STREAM_READ_SIZE: usize = 1024 * 1024;
+/// Initial buffer.
+const STREAM_INITIAL_BUF: usize = 64 * 1024;
+/// Smallest room worth a read call.
+const STREAM_MIN_READ: usize = 16 * 1024;
 /// Buffer capacity: one read plus the largest possible chunk.
 const STREAM_BUF_SIZE: usize =
     STREAM_READ_SIZE + format::MAX_CHUNK_DATA_LENGTH as usize + format::CHUNK_OVERHEAD;
@@ -465,13 +469,16 @@ impl<R: std::io::Read> ChunkStream<R> {
         if self.eof {
             return Ok(false);
         }
-        if self.buf.len() < STREAM_BUF_SIZE {
-            self.buf.resize(STREAM_BUF_SIZE, 0);
-        }
+        // Make room: drop consumed bytes, then grow (doubling, from 64 KiB up to one read plus
+        // the largest legal chunk) only when a chunk does not fit.
         if self.start > 0 && self.buf.len() - self.end < STREAM_READ_SIZE {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
+        }
+        if self.buf.len() - self.end < STREAM_MIN_READ && self.buf.len() < STREAM_BUF_SIZE {
+            let new = (self.buf.len() * 2).clamp(STREAM_INITIAL_BUF, STREAM_BUF_SIZE);
+            self.buf.resize(new, 0);
         }
         let room = (self.buf.len() - self.end).min(STREAM_READ_SIZE);
         let n = loop {

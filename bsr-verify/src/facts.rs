@@ -122,7 +122,7 @@ pub struct Identity {
     pub worker_id: Option<String>,
     /// Session id (`PublicId`).
     pub session_id: Option<String>,
-    /// Client address, where recorded (`Endpoint`).
+    /// The target endpoint the session reached (`Endpoint`).
     pub endpoint: Option<String>,
 }
 
@@ -192,7 +192,10 @@ pub struct Facts {
     pub port: Option<u64>,
     /// Worker id.
     pub worker: Option<String>,
-    /// Client address where recorded (Boundary's `Endpoint`).
+    /// The target endpoint (Boundary's `Endpoint`).
+    pub endpoint: Option<String>,
+    /// Client address: Boundary's BSR format does not record it, so this is always `null` for
+    /// Boundary recordings (kept so the schema has the field SIEMs expect).
     pub client_address: Option<String>,
     /// Start (RFC 3339).
     pub start: Option<String>,
@@ -260,7 +263,8 @@ pub fn analyze(
         host: json!({"id": ident.host_id, "address": ident.host_address}),
         port: ident.port,
         worker: ident.worker_id.clone(),
-        client_address: ident.endpoint.clone(),
+        endpoint: ident.endpoint.clone(),
+        client_address: None,
         start: None,
         end: None,
         duration_seconds: None,

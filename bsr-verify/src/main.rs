@@ -34,6 +34,54 @@ struct Cli {
 enum Cmd {
     /// Verify recordings (the default when no subcommand is given).
     Verify(VerifyArgs),
+    /// Close and sign a recording left unfinished by a crash (local folders only).
+    Recover {
+        /// The unfinished `*.bsr` folder.
+        recording: PathBuf,
+        /// AEAD key-encryption key file: unwraps the recording's private key.
+        #[arg(long)]
+        kek: PathBuf,
+    },
+    /// One JSON object of session facts per recording (JSON lines).
+    Facts(FactsArgs),
+    /// Audit events of each recording, in time order (JSON lines).
+    Events(FactsArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+struct FactsArgs {
+    /// Recording folders, folders of recordings, or `s3://bucket/prefix`.
+    #[arg(value_name = "TARGET", required = true)]
+    targets: Vec<String>,
+    #[command(flatten)]
+    trust: TrustArgs,
+    /// Do not verify (metadata only); facts then carry no verdict.
+    #[arg(long)]
+    no_verify: bool,
+    /// Leave out recordings that are not intact and authentic (a warning goes to stderr).
+    #[arg(long)]
+    verified_only: bool,
+    /// Only recordings/events at or after this time (RFC 3339).
+    #[arg(long)]
+    since: Option<String>,
+    /// Only recordings/events before this time (RFC 3339).
+    #[arg(long)]
+    until: Option<String>,
+    /// User id or name.
+    #[arg(long)]
+    user: Option<String>,
+    /// Target id or name.
+    #[arg(long)]
+    target: Option<String>,
+    /// Event kinds, comma-separated; `session.*` matches a prefix (events only).
+    #[arg(long, value_delimiter = ',')]
+    kind: Vec<String>,
+    /// Write to this file instead of stdout.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Parallel workers (default: the number of cores).
+    #[arg(long, short = 'j')]
+    jobs: Option<usize>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -234,11 +282,123 @@ fn verdict_key(v: Verdict) -> &'static str {
     }
 }
 
+fn parse_time(s: &Option<String>, flag: &str) -> anyhow::Result<Option<bsr_core::Timestamp>> {
+    match s {
+        None => Ok(None),
+        Some(t) => bsr_core::Timestamp::parse_rfc3339(t)
+            .map(Some)
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--{flag}: {t:?} is not an RFC 3339 time (e.g. 2026-01-31T12:00:00Z)"
+                )
+            }),
+    }
+}
+
+fn run_facts(a: FactsArgs, events: bool) -> anyhow::Result<i32> {
+    use bsr_verify::facts::{Filter, analyze};
+    let filter = Filter {
+        since: parse_time(&a.since, "since")?,
+        until: parse_time(&a.until, "until")?,
+        user: a.user.clone(),
+        target: a.target.clone(),
+        kinds: a.kind.clone(),
+    };
+    let opts = VerifyOptions {
+        trust: trust_from(&a.trust)?,
+        store_checksums: true,
+    };
+    let jobs = a.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let s3 = S3Flags {
+        endpoint: a.trust.endpoint.clone(),
+        region: a.trust.region.clone(),
+    };
+    let mut out: Box<dyn Write> = match &a.output {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let mut left_out = 0u64;
+    for spec in &a.targets {
+        let target = resolve(spec, &s3)?;
+        let store = target.store.clone();
+        let mut err: Option<anyhow::Error> = None;
+        bsr_verify::verify::map_many(
+            &target.recordings,
+            jobs,
+            |dir| {
+                let report = (!a.no_verify).then(|| bsr_verify::verify(&*store, dir, &opts));
+                analyze(store.clone(), dir, report.as_ref())
+            },
+            |(facts, evs)| {
+                if err.is_some() || !filter.matches_facts(&facts) {
+                    return;
+                }
+                if a.verified_only && facts.verification.as_ref().is_none_or(|v| v.exit_code != 0) {
+                    left_out += 1;
+                    let why = facts
+                        .verification
+                        .as_ref()
+                        .map_or("not verified (--no-verify)".to_string(), |v| {
+                            v.verdict.clone()
+                        });
+                    eprintln!(
+                        "bsr-verify: warning: {} left out (--verified-only): {why}",
+                        facts.location
+                    );
+                    return;
+                }
+                let res = if events {
+                    evs.iter()
+                        .filter(|e| filter.matches_event(e))
+                        .try_for_each(|e| {
+                            serde_json::to_writer(&mut out, e).map_err(std::io::Error::other)?;
+                            writeln!(out)
+                        })
+                } else {
+                    serde_json::to_writer(&mut out, &facts)
+                        .map_err(std::io::Error::other)
+                        .and_then(|_| writeln!(out))
+                };
+                if let Err(e) = res {
+                    err = Some(e.into());
+                }
+            },
+        );
+        if let Some(e) = err {
+            return Err(e);
+        }
+    }
+    out.flush()?;
+    Ok(if left_out > 0 { 1 } else { 0 })
+}
+
 fn main() {
     let cli = Cli::parse();
     let res = match cli.cmd {
         Some(Cmd::Verify(a)) => run_verify(a),
         None => run_verify(cli.verify),
+        Some(Cmd::Recover { recording, kek }) => (|| -> anyhow::Result<i32> {
+            let wrapper = AeadWrapper::from_kek_file(&kek)
+                .with_context(|| format!("reading KEK {}", kek.display()))?;
+            let r = bsr_core::recover::recover(&recording, &wrapper, bsr_core::Timestamp::now())?;
+            println!("{}", serde_json::to_string_pretty(&r)?);
+            eprintln!(
+                "recovered {}: {} container(s) closed, {} file(s) cut, {} complete chunk(s) kept",
+                recording.display(),
+                r.containers.len(),
+                r.truncated_files.len(),
+                r.kept_chunks
+            );
+            Ok(0)
+        })(),
+        Some(Cmd::Facts(a)) => run_facts(a, false),
+        Some(Cmd::Events(a)) => run_facts(a, true),
     };
     match res {
         Ok(code) => std::process::exit(code),

@@ -48,11 +48,51 @@ fn open(
     let keys = RecordingKeys::from_seed(sess, seed(rec));
     let wrapper = kek().with_rng_seed(seed(&format!("nonce-{rec}")));
     let mut opts = SessionOptions::new(rec, sess, t(0));
+    opts.session_meta = Some(session_meta(sess));
     opts.writer = WriterOptions {
         compression,
         ..WriterOptions::default()
     };
     SessionWriter::create(store, parent, opts, keys, &wrapper, Some(&recorder()))
+}
+
+/// A realistic `session-meta.json` (Boundary's field names), TEST DATA.
+pub fn session_meta(sess: &str) -> bsr_core::meta::SessionMeta {
+    use bsr_core::meta::{Scope, SessionMeta, User, Worker};
+    SessionMeta {
+        public_id: sess.to_string(),
+        endpoint: "tcp://10.0.0.5:22".into(),
+        user: Some(User {
+            public_id: "u_1234567890".into(),
+            scope: Some(Scope {
+                public_id: "o_1234567890".into(),
+                name: "ops".into(),
+                scope_type: "org".into(),
+                parent_id: "global".into(),
+                ..Default::default()
+            }),
+            name: "alice".into(),
+            description: "test user".into(),
+        }),
+        target: Some(serde_json::json!({
+            "PublicId": "tssh_1234567890", "Name": "db-bastion", "Description": "",
+            "Scope": {"PublicId": "p_1234567890", "Name": "prod", "Type": "project", "ParentId": "o_1234567890"},
+            "DefaultPort": 22, "DefaultClientPort": 0, "SessionMaxSeconds": 28800, "SessionConnectionLimit": -1,
+            "EnableSessionRecording": true, "StorageBucketId": "sb_1234567890"
+        })),
+        worker: Some(Worker {
+            public_id: "w_1234567890".into(),
+            version: "0.20.0".into(),
+            sha: "".into(),
+        }),
+        static_host: Some(
+            serde_json::json!({"PublicId": "hst_1234567890", "Name": "db1", "Address": "10.0.0.5", "Catalog": {"PublicId": "hcst_1234567890"}}),
+        ),
+        static_ssh_private_key_credentials: Some(
+            serde_json::json!([{"PublicId": "credspk_1234567890", "Name": "ops-key", "Username": "ops", "PrivateKeyHmac": "aG1hYw=="}]),
+        ),
+        ..Default::default()
+    }
 }
 
 fn pty(term: &str, w: u32, h: u32) -> Request {

@@ -106,7 +106,7 @@ pub fn go_float(out: &mut String, f: f64) {
         return;
     }
     let a = f.abs();
-    if a != 0.0 && (a < 1e-6 || a >= 1e21) {
+    if a != 0.0 && !(1e-6..1e21).contains(&a) {
         let s = format!("{f:e}");
         match s.split_once('e') {
             Some((m, e)) if !e.starts_with('-') => {

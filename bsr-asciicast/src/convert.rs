@@ -334,15 +334,15 @@ fn check_sum<R: std::io::Read>(
     checksums: &BTreeMap<String, [u8; 32]>,
 ) -> Result<(), ConvertError> {
     let end = s.finish()?;
-    if let (Some(want), Some(got)) = (checksums.get(path), end.sha256) {
-        if *want != got {
-            return Err(bsr_core::Error::Checksum {
-                path: path.to_string(),
-                expected: hex::encode(want),
-                actual: hex::encode(got),
-            }
-            .into());
+    if let (Some(want), Some(got)) = (checksums.get(path), end.sha256)
+        && *want != got
+    {
+        return Err(bsr_core::Error::Checksum {
+            path: path.to_string(),
+            expected: hex::encode(want),
+            actual: hex::encode(got),
         }
+        .into());
     }
     Ok(())
 }
@@ -657,11 +657,7 @@ pub fn convert<W: Write>(
                 }
             }
             Request::Unknown(u) => {
-                let sev = if u.request_type.starts_with("auth-agent") {
-                    Severity::Medium
-                } else {
-                    Severity::Medium
-                };
+                let sev = Severity::Medium;
                 let what = if u.request_type.starts_with("auth-agent") {
                     "agent forwarding"
                 } else {

@@ -1,5 +1,6 @@
 //! Conversion: golden files, the header-security report, refusals, checksums, import round
 //! trips over the shared fixtures, and a real asciicast implementation (asciinema 2.4).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "../../bsr-core/tests/support/generate.rs"]
 mod generate;

@@ -149,10 +149,7 @@ mod tests {
         ] {
             assert!(parse(bad.as_bytes(), "S").is_err(), "{bad:?}");
         }
-        assert_eq!(
-            parse(format!("{h} *a").as_bytes(), "S").unwrap()[0].binary,
-            true
-        );
+        assert!(parse(format!("{h} *a").as_bytes(), "S").unwrap()[0].binary);
         assert!(line(&d, "a/b").is_err());
         let mut w = HashingWriter::new(Vec::new());
         w.write_all(b"abc").unwrap();

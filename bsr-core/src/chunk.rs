@@ -392,10 +392,11 @@ pub fn validate_structure(file: &[u8]) -> Result<FileSummary> {
             }
             _ => {}
         }
-        if let Some(prev) = s.last_time {
-            if c.time < prev && s.non_monotonic.len() < 1024 {
-                s.non_monotonic.push((c.index, c.offset));
-            }
+        if let Some(prev) = s.last_time
+            && c.time < prev
+            && s.non_monotonic.len() < 1024
+        {
+            s.non_monotonic.push((c.index, c.offset));
         }
         s.first_time.get_or_insert(c.time);
         s.last_time = Some(c.time);

@@ -55,7 +55,7 @@ fn exists(store: &dyn ReadStore, path: &str) -> bool {
 }
 
 /// Checks that `name` is `<id><suffix>` with a plain id, returning the id.
-pub fn container_id<'a>(name: &'a str, kind: ContainerKind) -> Option<&'a str> {
+pub fn container_id(name: &str, kind: ContainerKind) -> Option<&str> {
     let id = name.strip_suffix(kind.dir_suffix())?;
     let ok = !id.is_empty()
         && id

@@ -203,13 +203,13 @@ fn recover_data_file(
                 } else if let Ok(d) = c.data() {
                     if c.is_data() {
                         data_bytes += d.len() as u64;
-                    } else if let Ok(req) = Request::decode(c.chunk_type, &d) {
-                        if matches!(
+                    } else if let Ok(req) = Request::decode(c.chunk_type, &d)
+                        && matches!(
                             req,
                             Request::Shell(_) | Request::Exec(_) | Request::Subsystem(_)
-                        ) {
-                            programs.push(req);
-                        }
+                        )
+                    {
+                        programs.push(req);
                     }
                 }
                 span.add(c.time);

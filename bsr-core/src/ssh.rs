@@ -895,7 +895,8 @@ mod tests {
     #[test]
     fn wire_parsing() {
         let mut p = Vec::new();
-        for s in [&b"xterm"[..]] {
+        {
+            let s = &b"xterm"[..];
             p.extend_from_slice(&(s.len() as u32).to_be_bytes());
             p.extend_from_slice(s);
         }

@@ -519,10 +519,10 @@ impl WriteStore for MemStore {
                 std::io::Error::from(std::io::ErrorKind::AlreadyExists),
             ));
         }
-        if let Some((parent, _)) = dir.rsplit_once('/') {
-            if !matches!(nodes.get(parent), Some(MemNode::Dir)) {
-                return Err(Self::not_found(parent));
-            }
+        if let Some((parent, _)) = dir.rsplit_once('/')
+            && !matches!(nodes.get(parent), Some(MemNode::Dir))
+        {
+            return Err(Self::not_found(parent));
         }
         nodes.insert(dir.to_string(), MemNode::Dir);
         Ok(())
@@ -537,10 +537,10 @@ impl WriteStore for MemStore {
                 std::io::Error::from(std::io::ErrorKind::AlreadyExists),
             ));
         }
-        if let Some((parent, _)) = path.rsplit_once('/') {
-            if !matches!(nodes.get(parent), Some(MemNode::Dir)) {
-                return Err(Self::not_found(parent));
-            }
+        if let Some((parent, _)) = path.rsplit_once('/')
+            && !matches!(nodes.get(parent), Some(MemNode::Dir))
+        {
+            return Err(Self::not_found(parent));
         }
         let data = Arc::new(Mutex::new(Vec::new()));
         nodes.insert(path.to_string(), MemNode::File(data.clone()));

@@ -1,5 +1,6 @@
 //! The committed `testdata/` must be exactly what the deterministic generator produces.
 //! Set `BSR_REGEN_TESTDATA=1` to rewrite it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 

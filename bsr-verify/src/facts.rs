@@ -475,9 +475,13 @@ pub fn analyze(
         "session.end" => 10,
         _ => 5,
     };
-    ev.sort_by(|a, b| (a.time_ns, rank(a)).cmp(&(b.time_ns, rank(b))));
+    ev.sort_by_key(|a| (a.time_ns, rank(a)));
     (f, ev)
 }
+
+/// Builds an event: name, time, container path, connection id, channel id, fields.
+type EventBuilder<'a> = dyn Fn(&'static str, Timestamp, &str, Option<&str>, Option<&str>, Map<String, Value>) -> Event
+    + 'a;
 
 #[allow(clippy::too_many_arguments)]
 fn request_events(
@@ -487,14 +491,7 @@ fn request_events(
     container: &str,
     conn: Option<&str>,
     chan: Option<&str>,
-    base: &dyn Fn(
-        &'static str,
-        Timestamp,
-        &str,
-        Option<&str>,
-        Option<&str>,
-        Map<String, Value>,
-    ) -> Event,
+    base: &EventBuilder<'_>,
     ev: &mut Vec<Event>,
     f: &mut Facts,
 ) {
@@ -671,30 +668,30 @@ impl Filter {
             .as_deref()
             .and_then(Timestamp::parse_rfc3339)
             .or(start);
-        if let (Some(since), Some(end)) = (self.since, end) {
-            if end < since {
-                return false;
-            }
+        if let (Some(since), Some(end)) = (self.since, end)
+            && end < since
+        {
+            return false;
         }
-        if let (Some(until), Some(start)) = (self.until, start) {
-            if start >= until {
-                return false;
-            }
+        if let (Some(until), Some(start)) = (self.until, start)
+            && start >= until
+        {
+            return false;
         }
         true
     }
 
     /// Whether an event passes the time and kind filters.
     pub fn matches_event(&self, e: &Event) -> bool {
-        if let Some(s) = self.since {
-            if e.time_ns < ns(s) {
-                return false;
-            }
+        if let Some(s) = self.since
+            && e.time_ns < ns(s)
+        {
+            return false;
         }
-        if let Some(u) = self.until {
-            if e.time_ns >= ns(u) {
-                return false;
-            }
+        if let Some(u) = self.until
+            && e.time_ns >= ns(u)
+        {
+            return false;
         }
         self.kinds.is_empty()
             || self.kinds.iter().any(|k| match k.strip_suffix('*') {

@@ -295,18 +295,18 @@ pub fn verify(store: &dyn ReadStore, dir: &str, opts: &VerifyOptions) -> Report 
             format!("HEAD chunks name different sessions: {}", list.join(", ")),
         );
     }
-    if let (Some(sid), Some((hid, p))) = (cx.session_id.clone(), cx.head_ids.iter().next()) {
-        if hid.as_slice() != sid.as_bytes() {
-            let p = p.clone();
-            cx.warn(
-                "head-session-id",
-                &p,
-                format!(
-                    "HEAD session id {:?} differs from the key id {sid:?}",
-                    String::from_utf8_lossy(hid)
-                ),
-            );
-        }
+    if let (Some(sid), Some((hid, p))) = (cx.session_id.clone(), cx.head_ids.iter().next())
+        && hid.as_slice() != sid.as_bytes()
+    {
+        let p = p.clone();
+        cx.warn(
+            "head-session-id",
+            &p,
+            format!(
+                "HEAD session id {:?} differs from the key id {sid:?}",
+                String::from_utf8_lossy(hid)
+            ),
+        );
     }
 
     if cx.sig_checked {
@@ -619,10 +619,10 @@ fn check_container(
                 }
                 Err(err) => {
                     cx.core_err("unreadable", &path, &err, false);
-                    if let Some(l) = cx.problems.last_mut() {
-                        if matches!(err, CoreError::TooLarge { .. }) {
-                            l.class = Class::Malformed;
-                        }
+                    if let Some(l) = cx.problems.last_mut()
+                        && matches!(err, CoreError::TooLarge { .. })
+                    {
+                        l.class = Class::Malformed;
                     }
                     None
                 }
@@ -776,17 +776,15 @@ fn check_container(
             };
             match parsed {
                 Ok((mid, ch, d, ct)) => {
-                    if let Some(exp) = expected_id {
-                        if mid != exp {
-                            cx.err(
-                                Class::Structure,
-                                "id-mismatch",
-                                &meta_path,
-                                format!(
-                                    "meta id {mid:?} does not match the folder name (id {exp:?})"
-                                ),
-                            );
-                        }
+                    if let Some(exp) = expected_id
+                        && mid != exp
+                    {
+                        cx.err(
+                            Class::Structure,
+                            "id-mismatch",
+                            &meta_path,
+                            format!("meta id {mid:?} does not match the folder name (id {exp:?})"),
+                        );
                     }
                     id = Some(mid);
                     children = ch;
@@ -870,10 +868,10 @@ fn check_container(
             Some(e) if e.kind == EntryKind::Dir => match cx.store.list(&cpath) {
                 Ok(ents) => {
                     check_container(cx, &cpath, ck, Some(cid), id.as_deref(), !unsigned, &ents);
-                    if ck == ContainerKind::Channel {
-                        if let Some(s) = read_channel_summary(cx, &cpath) {
-                            child_summaries.push((s.bytes_up, s.bytes_down));
-                        }
+                    if ck == ContainerKind::Channel
+                        && let Some(s) = read_channel_summary(cx, &cpath)
+                    {
+                        child_summaries.push((s.bytes_up, s.bytes_down));
                     }
                 }
                 Err(e) => cx.core_err("unreadable", &cpath, &e, false),
@@ -985,35 +983,43 @@ fn check_container(
                                 format!("summary id {:?} differs from {rid:?}", s.id),
                             );
                         }
-                        if let Some(pid) = parent_id {
-                            if s.connection_recording_id != pid {
-                                cx.err(Class::Structure, "channel-moved", &sum_file, format!("channel summary names connection {:?}, but it is inside {pid:?}", s.connection_recording_id));
-                            }
+                        if let Some(pid) = parent_id
+                            && s.connection_recording_id != pid
+                        {
+                            cx.err(Class::Structure, "channel-moved", &sum_file, format!("channel summary names connection {:?}, but it is inside {pid:?}", s.connection_recording_id));
                         }
-                        if let Some(ct) = &channel_type {
-                            if &s.channel_type != ct {
-                                cx.err(
-                                    Class::Structure,
-                                    "channel-type",
-                                    &sum_file,
-                                    format!(
-                                        "summary channel type {:?} differs from the meta's {ct:?}",
-                                        s.channel_type
-                                    ),
-                                );
-                            }
+                        if let Some(ct) = &channel_type
+                            && &s.channel_type != ct
+                        {
+                            cx.err(
+                                Class::Structure,
+                                "channel-type",
+                                &sum_file,
+                                format!(
+                                    "summary channel type {:?} differs from the meta's {ct:?}",
+                                    s.channel_type
+                                ),
+                            );
                         }
                         let up = data_totals.get("inbound").copied();
                         let down = data_totals.get("outbound").copied();
-                        if let Some(up) = up {
-                            if s.bytes_up != up {
-                                cx.err(Class::Structure, "summary-bytes", &sum_file, format!("BytesUp {} but messages-inbound.data holds {up} DATA bytes", s.bytes_up));
-                            }
+                        if let Some(up) = up
+                            && s.bytes_up != up
+                        {
+                            cx.err(
+                                Class::Structure,
+                                "summary-bytes",
+                                &sum_file,
+                                format!(
+                                    "BytesUp {} but messages-inbound.data holds {up} DATA bytes",
+                                    s.bytes_up
+                                ),
+                            );
                         }
-                        if let Some(down) = down {
-                            if s.bytes_down != down {
-                                cx.err(Class::Structure, "summary-bytes", &sum_file, format!("BytesDown {} but messages-outbound.data holds {down} DATA bytes", s.bytes_down));
-                            }
+                        if let Some(down) = down
+                            && s.bytes_down != down
+                        {
+                            cx.err(Class::Structure, "summary-bytes", &sum_file, format!("BytesDown {} but messages-outbound.data holds {down} DATA bytes", s.bytes_down));
                         }
                         summary_times(cx, &sum_file, s.start_time, s.end_time);
                     }
@@ -1162,16 +1168,16 @@ fn scan_data(cx: &mut Ctx, path: &str, name: &str, unsigned: bool) -> DataScan {
                 ),
             );
         }
-        if let Some(d) = want_dir {
-            if chunk.direction != d {
-                dir_mismatch += 1;
-            }
+        if let Some(d) = want_dir
+            && chunk.direction != d
+        {
+            dir_mismatch += 1;
         }
-        if let Some(prev) = last_time {
-            if chunk.time < prev {
-                nonmono += 1;
-                first_nonmono.get_or_insert((off, idx));
-            }
+        if let Some(prev) = last_time
+            && chunk.time < prev
+        {
+            nonmono += 1;
+            first_nonmono.get_or_insert((off, idx));
         }
         last_time = Some(chunk.time);
         if chunk.is_head() {
@@ -1264,7 +1270,6 @@ fn scan_data(cx: &mut Ctx, path: &str, name: &str, unsigned: bool) -> DataScan {
             }
         }
     }
-    drop(p);
     if let Some(e) = fatal {
         cx.core_err("chunk", path, &e, unsigned);
     } else if !seen_done {

@@ -4,6 +4,7 @@
 //!
 //! The writer is this test binary itself, re-run with `BSR_CRASH_CHILD=<dir>` so that only
 //! `crash_child` runs.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "../../bsr-core/tests/support/generate.rs"]
 mod generate;
@@ -215,14 +216,14 @@ fn killed_writers_are_incomplete_and_recover_without_losing_synced_chunks() {
         let rec = Recording::open(Arc::new(FsStore::new(d.path())), &dir).unwrap();
         let conns = rec.connections().unwrap();
         let mut got = Vec::new();
-        if let Some(conn) = conns.first() {
-            if let Some(ch) = conn.channels().unwrap().first() {
-                let f = ch.messages(Direction::Outbound).unwrap();
-                for c in f.chunks().unwrap() {
-                    let c = c.unwrap();
-                    if c.is_data() {
-                        got.push(c.data().unwrap().into_owned());
-                    }
+        if let Some(conn) = conns.first()
+            && let Some(ch) = conn.channels().unwrap().first()
+        {
+            let f = ch.messages(Direction::Outbound).unwrap();
+            for c in f.chunks().unwrap() {
+                let c = c.unwrap();
+                if c.is_data() {
+                    got.push(c.data().unwrap().into_owned());
                 }
             }
         }

@@ -1,5 +1,6 @@
 //! Session facts and audit events: goldens on testdata, many recordings, filters,
 //! --verified-only, and the S3 path.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 #[path = "../../bsr-core/tests/support/generate.rs"]

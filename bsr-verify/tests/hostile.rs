@@ -1,4 +1,5 @@
 //! Hostile sizes and names: each ends in bounded memory and time with a clear error.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "../../bsr-core/tests/support/generate.rs"]
 mod generate;

@@ -1,4 +1,5 @@
 //! The object-store path against a real S3-compatible server (s3s-fs) on loopback.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

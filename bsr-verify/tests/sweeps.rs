@@ -4,6 +4,7 @@
 //! * every file truncated at every byte boundary: always incomplete or invalid;
 //! * a table of mutation probes (delete, duplicate, rename, swap, move, re-sign, replay): 100 %
 //!   detected.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "../../bsr-core/tests/support/generate.rs"]
 mod generate;

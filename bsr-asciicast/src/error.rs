@@ -1,6 +1,7 @@
 //! Errors of `bsr-asciicast`.
 
-/// Errors reading casts.
+/// Errors reading casts. Every error about the content carries the 1-based line and the byte
+/// offset of that line's start.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CastError {
@@ -33,6 +34,32 @@ pub enum CastError {
         /// The version.
         version: u64,
     },
+}
+
+impl CastError {
+    /// The 1-based line of the problem (`None` for I/O and version errors).
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            CastError::Json { line, .. } | CastError::Invalid { line, .. } => Some(*line),
+            _ => None,
+        }
+    }
+
+    /// The byte offset of the start of the line of the problem.
+    pub fn offset(&self) -> Option<u64> {
+        match self {
+            CastError::Json { offset, .. } | CastError::Invalid { offset, .. } => Some(*offset),
+            _ => None,
+        }
+    }
+
+    /// What is wrong, without the location.
+    pub fn reason(&self) -> String {
+        match self {
+            CastError::Json { reason, .. } | CastError::Invalid { reason, .. } => reason.clone(),
+            other => other.to_string(),
+        }
+    }
 }
 
 /// Errors converting a recording.

@@ -2,7 +2,11 @@
 //!
 //! A multi-byte character split between two DATA chunks comes out intact; only bytes that are
 //! really invalid become U+FFFD, with the same replacement policy as
-//! [`String::from_utf8_lossy`] (one U+FFFD per maximal invalid subpart).
+//! [`String::from_utf8_lossy`] (one U+FFFD per maximal invalid subpart, the WHATWG policy).
+//!
+//! Valid runs are appended with a single copy; at most 3 bytes are carried between pushes.
+//! (Boundary's Go converter differs: it decodes each chunk on its own, so a split character
+//! becomes several `\ufffd`, one per byte; see [`crate::cast::go_string_bytes`].)
 
 /// Decoder state: at most 3 bytes of an incomplete character carried between pushes.
 #[derive(Debug, Default, Clone)]
@@ -41,12 +45,21 @@ impl Utf8Stream {
         Self::default()
     }
 
+    /// Decodes complete input with `from_utf8_lossy`'s policy: one U+FFFD per maximal invalid
+    /// subpart (what `utf8_chunks` yields as `invalid()`).
     fn push_lossy(&mut self, bytes: &[u8], out: &mut String) {
-        let s = String::from_utf8_lossy(bytes);
-        if let std::borrow::Cow::Owned(_) = &s {
-            self.replaced += s.chars().filter(|&c| c == '\u{fffd}').count() as u64;
+        for chunk in bytes.utf8_chunks() {
+            out.push_str(chunk.valid());
+            if !chunk.invalid().is_empty() {
+                out.push('\u{fffd}');
+                self.replaced += 1;
+            }
         }
-        out.push_str(&s);
+    }
+
+    /// Bytes of an incomplete character carried to the next push (0 to 3).
+    pub fn pending(&self) -> usize {
+        self.len
     }
 
     /// Decodes `bytes`, appending complete characters to `out`.
@@ -156,7 +169,39 @@ mod tests {
         assert_eq!(run(&[b"\xff", b"\xc3", b"\xa9"]), "\u{fffd}é");
     }
 
+    #[test]
+    fn replacements_are_counted_not_literal_fffd() {
+        let mut d = Utf8Stream::new();
+        let mut out = String::new();
+        d.push("ok \u{fffd} ".as_bytes(), &mut out);
+        assert_eq!(d.replaced, 0);
+        d.push(b"\xe2\x86x\xff\xc3", &mut out);
+        assert_eq!(d.pending(), 1);
+        d.push(b"\xa9\xf0\x9f\x8e", &mut out);
+        assert_eq!(d.pending(), 3);
+        d.finish(&mut out);
+        assert_eq!(d.pending(), 0);
+        assert_eq!(out, "ok \u{fffd} \u{fffd}x\u{fffd}é\u{fffd}");
+        assert_eq!(d.replaced, 3);
+    }
+
     proptest! {
+        #[test]
+        fn byte_at_a_time(data in proptest::collection::vec(any::<u8>(), 0..48)) {
+            let parts: Vec<&[u8]> = data.chunks(1).collect();
+            prop_assert_eq!(run(&parts), String::from_utf8_lossy(&data).into_owned());
+        }
+        #[test]
+        fn replaced_counts_invalid_subparts(data in proptest::collection::vec(any::<u8>(), 0..64), cut in 0usize..64) {
+            let cut = cut.min(data.len());
+            let mut d = Utf8Stream::new();
+            let mut out = String::new();
+            d.push(&data[..cut], &mut out);
+            d.push(&data[cut..], &mut out);
+            d.finish(&mut out);
+            let want = data.utf8_chunks().filter(|c| !c.invalid().is_empty()).count() as u64;
+            prop_assert_eq!(d.replaced, want);
+        }
         #[test]
         fn same_as_lossy(data in proptest::collection::vec(any::<u8>(), 0..64), cuts in proptest::collection::vec(0usize..64, 0..6)) {
             let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(data.len())).collect();

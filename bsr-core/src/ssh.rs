@@ -426,8 +426,24 @@ fn pb_err(chunk_type: [u8; 4], e: prost::DecodeError) -> Error {
 }
 
 impl Request {
-    /// Decodes the proto3 payload of a request chunk of type `chunk_type`.
+    /// Decodes the proto3 payload of a request chunk of type `chunk_type`. Boundary always
+    /// sets `request_type` (field 1): a payload without it (e.g. only unknown fields) is
+    /// malformed, not a request.
     pub fn decode(chunk_type: [u8; 4], payload: &[u8]) -> Result<Request> {
+        let r = Self::decode_fields(chunk_type, payload)?;
+        if r.request_type().is_empty() {
+            return Err(Error::malformed(
+                Location::default(),
+                format!(
+                    "{} payload has no request_type",
+                    String::from_utf8_lossy(&chunk_type)
+                ),
+            ));
+        }
+        Ok(r)
+    }
+
+    fn decode_fields(chunk_type: [u8; 4], payload: &[u8]) -> Result<Request> {
         use prost::Message;
         if payload.is_empty() {
             return Err(Error::malformed(

@@ -223,13 +223,13 @@ impl<R: BufRead> CastReader<R> {
                 });
             }
         };
+        let Some(o) = v.as_object_mut() else {
+            return Err(ctx.bad("header is not a JSON object"));
+        };
         let env = serde_json::from_slice::<EnvOnly>(&doc)
             .map_err(|e| ctx.bad(format!("header env: {e}")))?
             .env
             .0;
-        let Some(o) = v.as_object_mut() else {
-            return Err(ctx.bad("header is not a JSON object"));
-        };
         let version = match o.get("version") {
             None => return Err(ctx.bad("header has no version")),
             Some(v) => v
@@ -446,6 +446,24 @@ impl<R: BufRead> CastReader<R> {
             }
             other => return Err(bad(format!("event time is not a number: {other}"))),
         };
+        let abs = if self.header.version == 3 {
+            self.last_ns + time
+        } else {
+            time
+        };
+        if abs > MAX_TIME_NS {
+            return Err(bad("event time is too large".into()));
+        }
+        if abs < self.last_ns {
+            return Err(bad(format!(
+                "event time {} s goes backwards (previous event at {} s)",
+                abs as f64 / 1e9,
+                self.last_ns as f64 / 1e9
+            )));
+        }
+        // The time is valid: it counts even if the rest of the event is rejected (in lenient
+        // mode the next v3 interval is relative to the skipped event, as written).
+        self.last_ns = abs;
         let data = match a.pop() {
             Some(Value::String(s)) => s,
             other => {
@@ -464,28 +482,12 @@ impl<R: BufRead> CastReader<R> {
                 )));
             }
         };
-        let abs = if self.header.version == 3 {
-            self.last_ns + time
-        } else {
-            time
-        };
-        if abs > MAX_TIME_NS {
-            return Err(bad("event time is too large".into()));
-        }
-        if abs < self.last_ns {
-            return Err(bad(format!(
-                "event time {} s goes backwards (previous event at {} s)",
-                abs as f64 / 1e9,
-                self.last_ns as f64 / 1e9
-            )));
-        }
         let kind = EventKind::from_code(&code);
         if kind == EventKind::Resize && parse_resize(&data).is_none() {
             return Err(bad(format!(
                 "resize data {data:?} is not COLSxROWS with both at least 1"
             )));
         }
-        self.last_ns = abs;
         Ok(Event {
             time_ns: abs,
             kind,

@@ -1,0 +1,186 @@
+"""Driver of benches/compare.sh: builds inputs with our writer, alternates A and B over
+repetitions, reports medians and ratios, and writes docs/PERFORMANCE.md."""
+import os, platform, re, shutil, statistics, subprocess, sys, time
+
+smoke = "--smoke" in sys.argv
+big = "--big" in sys.argv
+REPS = 1 if smoke else 5
+ROOT = os.getcwd()
+REL = os.path.join(ROOT, "target", "release")
+OUT = os.path.join(ROOT, "bench-out")
+VERIFY, CONVERT, PERF = (os.path.join(REL, b) for b in ("bsr-verify", "bsr-asciicast", "bsr-perf"))
+BIG_MIB = 16 if smoke else 1024
+MANY, MANY_MIB = (8, 1) if smoke else (200, 4)
+TINY_MIB = 1 if smoke else 64
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, shell=isinstance(cmd, str), check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+def wall(cmd, ok=(0,)):
+    t = time.perf_counter()
+    r = subprocess.run(cmd, shell=isinstance(cmd, str), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    dt = time.perf_counter() - t
+    if r.returncode not in ok:
+        raise SystemExit(f"{cmd}: exit {r.returncode}: {r.stderr[-500:]}")
+    return dt
+
+def internal(args):
+    return float(sh([PERF] + args).stdout.strip().splitlines()[-1])
+
+def du(path):
+    total = 0
+    for d, _, fs in os.walk(path):
+        for f in fs:
+            total += os.path.getsize(os.path.join(d, f))
+    return total
+
+def warm(path):
+    for d, _, fs in os.walk(path):
+        for f in fs:
+            with open(os.path.join(d, f), "rb") as fh:
+                while fh.read(1 << 24):
+                    pass
+
+def alternate(pairs):
+    """pairs: list of (name, fn). Runs them alternately REPS times; returns name -> samples."""
+    res = {n: [] for n, _ in pairs}
+    for _ in range(REPS):
+        for n, f in pairs:
+            res[n].append(f())
+    return res
+
+def rss(cmd):
+    r = subprocess.run(["/usr/bin/time", "-v"] + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", r.stderr)
+    return int(m.group(1)) / 1024 if m else float("nan")
+
+shutil.rmtree(OUT, ignore_errors=True)
+os.makedirs(OUT)
+print(f"generating inputs in {OUT} ...", flush=True)
+sh([PERF, "gen", f"{OUT}/big", "big", str(BIG_MIB), str(256 * 1024)])
+sh([PERF, "gen-many", f"{OUT}/many", str(MANY), str(MANY_MIB)])
+sh([PERF, "gen", f"{OUT}/tiny", "tiny", str(TINY_MIB), "16"])
+if big:
+    sh([PERF, "gen", f"{OUT}/huge", "huge", str(6 * 1024), str(256 * 1024)])
+for p in ("big", "many", "tiny"):
+    warm(f"{OUT}/{p}")
+big_rec = f"{OUT}/big/sr_big.bsr"
+big_bytes = du(big_rec)
+big_data = f"{big_rec}/cr_big/../cr_big.connection/chr_big.channel/messages-outbound.data".replace("/cr_big/..", "")
+tiny_data = f"{OUT}/tiny/sr_tiny.bsr/cr_tiny.connection/chr_tiny.channel/messages-outbound.data"
+many_bytes = du(f"{OUT}/many")
+containers = [d for d, _, _ in os.walk(big_rec) if d.endswith((".bsr", ".connection", ".channel"))]
+sha256sum_c = "; ".join(f"(cd '{d}' && sha256sum --quiet -c SHA256SUM)" for d in containers)
+
+rows = []
+def row(label, a_name, a, b_name, b, nbytes, cmd_a, cmd_b, unit="GB/s", count=None):
+    ma, mb = statistics.median(a), statistics.median(b)
+    ta = (nbytes / ma / 1e9) if nbytes else (count / ma / 1e6)
+    tb = (nbytes / mb / 1e9) if nbytes else (count / mb / 1e6)
+    rows.append((label, a_name, ma, ta, b_name, mb, tb, mb / ma, unit, cmd_a, cmd_b))
+    print(f"{label}: {a_name} {ma:.3f}s ({ta:.2f} {unit}) vs {b_name} {mb:.3f}s ({tb:.2f} {unit}); A is {mb/ma:.2f}x B", flush=True)
+
+print("measuring ...", flush=True)
+r = alternate([
+    ("verify", lambda: wall([VERIFY, "-q", "-j", "1", big_rec], ok=(3,))),
+    ("sha256sum", lambda: wall(["bash", "-c", sha256sum_c])),
+    ("sha2", lambda: internal(["sha", big_rec])),
+])
+row("verify 1 GiB recording, --jobs 1", "bsr-verify", r["verify"], "sha256sum -c (every container)", r["sha256sum"], big_bytes,
+    f"bsr-verify -q -j 1 {big_rec}", "cd <container> && sha256sum -c SHA256SUM (each)")
+row("verify 1 GiB recording, --jobs 1 vs raw sha2 (single core)", "bsr-verify", r["verify"], "sha2 crate, raw", r["sha2"], big_bytes,
+    f"bsr-verify -q -j 1 {big_rec}", f"bsr-perf sha {big_rec}")
+r = alternate([
+    ("j1", lambda: wall([VERIFY, "-q", "-j", "1", f"{OUT}/many"], ok=(3,))),
+    ("j2", lambda: wall([VERIFY, "-q", "-j", "2", f"{OUT}/many"], ok=(3,))),
+])
+row(f"verify {MANY} recordings", "--jobs 2", r["j2"], "--jobs 1", r["j1"], many_bytes, f"bsr-verify -q -j 2 {OUT}/many", f"bsr-verify -q -j 1 {OUT}/many")
+r = alternate([
+    ("w", lambda: internal(["write", "null", str(BIG_MIB), str(256 * 1024)])),
+    ("f", lambda: internal(["sha-crc", str(BIG_MIB), str(256 * 1024)])),
+    ("p", lambda: internal(["write", f"{OUT}/w", str(BIG_MIB), str(256 * 1024)])),
+])
+row("writer, 256 KiB DATA chunks (store discards)", "bsr-core writer", r["w"], "raw sha2 + crc32fast", r["f"], BIG_MIB << 20,
+    f"bsr-perf write null {BIG_MIB} 262144", f"bsr-perf sha-crc {BIG_MIB} 262144")
+row("writer, 256 KiB DATA chunks (local folder, page cache)", "bsr-core writer", r["p"], "raw sha2 + crc32fast", r["f"], BIG_MIB << 20,
+    f"bsr-perf write DIR {BIG_MIB} 262144", f"bsr-perf sha-crc {BIG_MIB} 262144")
+n16 = (TINY_MIB << 20) // 16
+r = alternate([
+    ("w", lambda: internal(["write", "null", str(TINY_MIB), "16"])),
+    ("f", lambda: internal(["sha-crc", str(TINY_MIB), "16"])),
+])
+row("writer, 16-byte DATA chunks (store discards)", "bsr-core writer", r["w"], "raw sha2 + crc32fast", r["f"], 0,
+    f"bsr-perf write null {TINY_MIB} 16", f"bsr-perf sha-crc {TINY_MIB} 16", unit="M chunks/s", count=n16)
+r = alternate([("r", lambda: internal(["read", big_data])), ("c", lambda: internal(["crc", big_data]))])
+row("reader iteration with CRC, 256 KiB chunks", "ChunkReader", r["r"], "raw crc32fast", r["c"], os.path.getsize(big_data),
+    f"bsr-perf read {big_data}", f"bsr-perf crc {big_data}")
+r = alternate([("r", lambda: internal(["read", tiny_data])), ("c", lambda: internal(["crc", tiny_data]))])
+row("reader iteration with CRC, 16-byte chunks", "ChunkReader", r["r"], "raw crc32fast", r["c"], 0,
+    f"bsr-perf read {tiny_data}", f"bsr-perf crc {tiny_data}", unit="M chunks/s", count=n16)
+cast = f"{OUT}/big.cast"
+with open(cast, "w") as fh:
+    subprocess.run([CONVERT, "convert", "-q", big_rec], stdout=fh, check=True)
+r = alternate([
+    ("conv", lambda: wall(["bash", "-c", f"'{CONVERT}' convert -q '{big_rec}' > /dev/null"])),
+    ("floor", lambda: internal(["serde-floor", big_data])),
+])
+row("SSH → asciicast, 1 GiB channel", "bsr-asciicast convert", r["conv"], "serde_json floor", r["floor"], BIG_MIB << 20,
+    f"bsr-asciicast convert -q {big_rec} > /dev/null", f"bsr-perf serde-floor {big_data}")
+asciinema3 = shutil.which("asciinema3") or (os.path.expanduser("~/.cargo/bin/asciinema") if os.path.exists(os.path.expanduser("~/.cargo/bin/asciinema")) else None)
+if asciinema3 is None and not smoke:
+    print("building the asciinema CLI (crates.io) for `asciinema convert` ...", flush=True)
+    rr = subprocess.run(["cargo", "install", "asciinema", "--locked", "--root", f"{OUT}/asciinema"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if rr.returncode == 0:
+        asciinema3 = f"{OUT}/asciinema/bin/asciinema"
+    else:
+        print("asciinema could not be built; skipping that row:", rr.stderr[-300:])
+if asciinema3:
+    r = alternate([
+        ("conv", lambda: wall(["bash", "-c", f"'{CONVERT}' convert -q '{big_rec}' > /dev/null"])),
+        ("asc", lambda: wall([asciinema3, "convert", "--overwrite", "-f", "asciicast-v2", cast, f"{OUT}/out.cast"])),
+    ])
+    row("SSH → asciicast vs asciinema convert (cast → cast, same events)", "bsr-asciicast convert", r["conv"], "asciinema convert", r["asc"], BIG_MIB << 20,
+        f"bsr-asciicast convert -q {big_rec}", f"asciinema convert -f asciicast-v2 big.cast out.cast")
+mem = {
+    "bsr-verify -j 1 (1 GiB recording)": rss([VERIFY, "-q", "-j", "1", big_rec]),
+    "bsr-asciicast convert (1 GiB channel)": rss(["bash", "-c", f"exec '{CONVERT}' convert -q -o '{OUT}/rss.cast' '{big_rec}'"]),
+}
+if big:
+    huge = f"{OUT}/huge/sr_huge.bsr"
+    mem["bsr-verify -j 1 (6 GB recording)"] = rss([VERIFY, "-q", "-j", "1", huge])
+    mem["bsr-asciicast convert (6 GB channel)"] = rss(["bash", "-c", f"exec '{CONVERT}' convert -q -o /dev/null '{huge}'"])
+for k, v in mem.items():
+    print(f"peak RSS {k}: {v:.1f} MiB")
+
+cpu = "unknown"
+flags = ""
+try:
+    info = open("/proc/cpuinfo").read()
+    cpu = re.search(r"model name\s*:\s*(.*)", info).group(1)
+    fl = re.search(r"flags\s*:\s*(.*)", info).group(1).split()
+    flags = ", ".join(f for f in ("sha_ni", "pclmulqdq", "avx2", "avx512f") if f in fl)
+except Exception:
+    pass
+lines = [
+    "# Performance",
+    "",
+    f"Measured by `bash benches/compare.sh{' --smoke' if smoke else ''}` on {time.strftime('%Y-%m-%d')}: {cpu}, {os.cpu_count()} cores, "
+    f"CPU extensions {flags or 'n/a'}, {platform.system()} {platform.release()}. Release build, inputs written by our writer and in the "
+    f"page cache; each pair alternated A, B over {REPS} repetitions; medians.",
+    "",
+    "| what | A | A median | A rate | B | B median | B rate | A/B speed |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- |",
+]
+for (label, an, ma, ta, bn, mb, tb, ratio, unit, ca, cb) in rows:
+    lines.append(f"| {label} | {an} | {ma:.3f} s | {ta:.2f} {unit} | {bn} | {mb:.3f} s | {tb:.2f} {unit} | {ratio:.2f}× |")
+lines += ["", "Peak RSS (`/usr/bin/time -v`):", ""]
+for k, v in mem.items():
+    lines.append(f"- {k}: {v:.1f} MiB")
+lines += ["", "Commands behind each row (A; B):", ""]
+for (label, an, ma, ta, bn, mb, tb, ratio, unit, ca, cb) in rows:
+    lines.append(f"- {label}: `{ca}`; `{cb}`")
+lines.append("")
+lines.append(f"Inputs: a recording with {BIG_MIB} MiB of channel data in 256 KiB chunks ({big_bytes} bytes on disk), {MANY} recordings of {MANY_MIB} MiB, a {TINY_MIB} MiB recording of 16-byte chunks ({n16} chunks).")
+target = os.path.join(OUT, "PERFORMANCE.smoke.md") if smoke else os.path.join(OUT, "PERFORMANCE.measured.md")
+open(target, "w").write("\n".join(lines) + "\n")
+print(f"wrote {target}")

@@ -1,0 +1,235 @@
+//! `bsr-perf`: input generation and raw baselines for `benches/compare.sh`.
+//!
+//! Every measuring subcommand prints one line: the seconds its measured section took.
+
+use anyhow::{Context, bail};
+use bsr_core::chunk::ChunkReader;
+use bsr_core::kms::{AeadWrapper, RecordingKeys};
+use bsr_core::ssh::{Request, ShellRequest};
+use bsr_core::store::{FsStore, ReadStore};
+use bsr_core::write::{SessionOptions, SessionWriter};
+use bsr_core::{Direction, Timestamp};
+use sha2::Digest;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+const KEK: [u8; 32] = *b"bsr-test-kek-DO-NOT-USE-IN-PROD!";
+
+/// Terminal-like output (text, escapes, UTF-8) of `size` bytes.
+fn payload(size: usize, seed: usize) -> Vec<u8> {
+    let line = format!(
+        "drwxr-xr-x 2 root root {seed:5} Nov 24 \x1b[01;34mbsr-core\x1b[0m — ✓ données\r\n"
+    );
+    let mut v = line.as_bytes().repeat(size / line.len() + 1);
+    v.truncate(size);
+    // Keep the cut on a character boundary so each chunk is valid UTF-8.
+    while std::str::from_utf8(&v).is_err() {
+        v.pop();
+        v.push(b'.');
+    }
+    v
+}
+
+/// A store that discards what is written (the writer's own CPU cost, no kernel copy).
+#[derive(Debug)]
+struct Null;
+struct NullFile;
+impl std::io::Write for NullFile {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        Ok(std::hint::black_box(b).len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+impl bsr_core::store::StoreFile for NullFile {
+    fn sync(&mut self) -> bsr_core::Result<()> {
+        Ok(())
+    }
+}
+impl bsr_core::store::WriteStore for Null {
+    fn create_dir(&self, _: &str) -> bsr_core::Result<()> {
+        Ok(())
+    }
+    fn create(&self, _: &str) -> bsr_core::Result<Box<dyn bsr_core::store::StoreFile>> {
+        Ok(Box::new(NullFile))
+    }
+    fn sync_dir(&self, _: &str) -> bsr_core::Result<()> {
+        Ok(())
+    }
+}
+
+/// Writes `sr_<tag>.bsr` below `dir` (or into a discarding store when `dir` is `null`) with
+/// `total` bytes of outbound DATA in `chunk`-byte chunks.
+fn write_recording(dir: &Path, tag: &str, total: u64, chunk: usize) -> anyhow::Result<(f64, u64)> {
+    let t0 = Timestamp::new(1_700_000_000, 0);
+    let store: Arc<dyn bsr_core::store::WriteStore> = if dir == Path::new("null") {
+        Arc::new(Null)
+    } else {
+        std::fs::create_dir_all(dir)?;
+        Arc::new(FsStore::new(dir))
+    };
+    let rid = format!("sr_{tag}");
+    let sid = format!("s_{tag}");
+    let keys = RecordingKeys::from_seed(&sid, [9; 32]);
+    let s = SessionWriter::create(
+        store,
+        "",
+        SessionOptions::new(&rid, &sid, t0),
+        keys,
+        &AeadWrapper::from_kek_bytes(&KEK)?,
+        None,
+    )?;
+    let conn = s.new_connection(&format!("cr_{tag}"), t0)?;
+    let mut ch = conn.new_channel(&format!("chr_{tag}"), "session", t0)?;
+    ch.write_request(
+        Direction::Inbound,
+        t0,
+        &Request::Shell(ShellRequest {
+            request_type: "shell".into(),
+            want_reply: true,
+        }),
+    )?;
+    let blocks: Vec<Vec<u8>> = (0..8).map(|i| payload(chunk, i)).collect();
+    let n = total / chunk as u64;
+    let start = Instant::now();
+    for i in 0..n {
+        let t = Timestamp::from_nanos(t0.as_nanos() + i as i128 * 1000);
+        ch.write_data(Direction::Outbound, t, &blocks[(i % 8) as usize])?;
+    }
+    ch.finish(Timestamp::from_nanos(t0.as_nanos() + n as i128 * 1000))?;
+    let secs = start.elapsed().as_secs_f64();
+    conn.finish(Timestamp::from_nanos(t0.as_nanos() + n as i128 * 1000))?;
+    s.finish(Timestamp::from_nanos(t0.as_nanos() + n as i128 * 1000))?;
+    Ok((secs, n))
+}
+
+fn data_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> anyhow::Result<()> {
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        let p = e.path();
+        if e.file_type()?.is_dir() {
+            data_files(&p, out)?;
+        } else if p.extension().is_some_and(|x| x == "data") {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
+    match arg(1).as_str() {
+        // gen DIR TAG MIB CHUNK: one recording
+        "gen" => {
+            let (secs, n) = write_recording(
+                Path::new(&arg(2)),
+                &arg(3),
+                arg(4).parse::<u64>()? << 20,
+                arg(5).parse()?,
+            )?;
+            eprintln!("wrote {n} chunks in {secs:.3}s");
+        }
+        // gen-many DIR N MIB: N recordings of MIB each, 64 KiB chunks
+        "gen-many" => {
+            let n: usize = arg(3).parse()?;
+            for i in 0..n {
+                write_recording(
+                    Path::new(&arg(2)),
+                    &format!("many{i:07}"),
+                    arg(4).parse::<u64>()? << 20,
+                    64 * 1024,
+                )?;
+            }
+        }
+        // write DIR MIB CHUNK: writer throughput into a fresh folder (page cache); prints seconds
+        "write" => {
+            let a2 = arg(2);
+            let d = Path::new(&a2);
+            let _ = std::fs::remove_dir_all(d.join("sr_w.bsr"));
+            let (secs, _) = write_recording(d, "w", arg(3).parse::<u64>()? << 20, arg(4).parse()?)?;
+            let _ = std::fs::remove_dir_all(d.join("sr_w.bsr"));
+            println!("{secs:.6}");
+        }
+        // sha-crc MIB CHUNK: the floor of the writer, SHA-256 over the encoded bytes plus CRC-32 per chunk
+        "sha-crc" => {
+            let chunk: usize = arg(3).parse()?;
+            let blocks: Vec<Vec<u8>> = (0..8).map(|i| payload(chunk, i)).collect();
+            let n = (arg(2).parse::<u64>()? << 20) / chunk as u64;
+            let start = Instant::now();
+            let mut h = sha2::Sha256::new();
+            let mut acc = 0u32;
+            for i in 0..n {
+                let b = &blocks[(i % 8) as usize];
+                acc ^= crc32fast::hash(b);
+                h.update(b);
+            }
+            std::hint::black_box((h.finalize(), acc));
+            println!("{:.6}", start.elapsed().as_secs_f64());
+        }
+        // sha DIR: raw sha2 over every .data file below DIR (read into memory first)
+        "sha" => {
+            let mut files = Vec::new();
+            data_files(Path::new(&arg(2)), &mut files)?;
+            let bytes: Vec<Vec<u8>> = files.iter().map(std::fs::read).collect::<Result<_, _>>()?;
+            let start = Instant::now();
+            for b in &bytes {
+                std::hint::black_box(sha2::Sha256::digest(b));
+            }
+            println!("{:.6}", start.elapsed().as_secs_f64());
+        }
+        // read FILE: iterate every chunk with CRC (zero copy over mmap)
+        "read" => {
+            let a2 = arg(2);
+            let p = Path::new(&a2);
+            let store = FsStore::new(p.parent().context("file")?);
+            let b = store.read_bytes(&p.file_name().context("file")?.to_string_lossy())?;
+            let start = Instant::now();
+            let mut n = 0u64;
+            for c in ChunkReader::new(&b)? {
+                n += c?.stored.len() as u64;
+            }
+            std::hint::black_box(n);
+            println!("{:.6}", start.elapsed().as_secs_f64());
+        }
+        // crc FILE: raw crc32fast over the same bytes
+        "crc" => {
+            let b = std::fs::read(arg(2))?;
+            let start = Instant::now();
+            std::hint::black_box(crc32fast::hash(&b));
+            println!("{:.6}", start.elapsed().as_secs_f64());
+        }
+        // serde-floor FILE: serialize the DATA chunks of a messages file as [time,"o",text] lines
+        "serde-floor" => {
+            let b = std::fs::read(arg(2))?;
+            let mut events = Vec::new();
+            let mut head = None;
+            for c in ChunkReader::new(&b)? {
+                let c = c?;
+                if c.is_head() {
+                    head = Some(c.time);
+                } else if c.is_data() {
+                    let base = head.unwrap_or_default();
+                    events.push((
+                        (c.time.as_nanos() - base.as_nanos()) as f64 / 1e9,
+                        String::from_utf8_lossy(c.stored).into_owned(),
+                    ));
+                }
+            }
+            let start = Instant::now();
+            let mut out = std::io::BufWriter::with_capacity(256 * 1024, std::io::sink());
+            for (t, d) in &events {
+                serde_json::to_writer(&mut out, &(t, "o", d))?;
+                std::io::Write::write_all(&mut out, b"\n")?;
+            }
+            std::io::Write::flush(&mut out)?;
+            println!("{:.6}", start.elapsed().as_secs_f64());
+        }
+        other => bail!(
+            "unknown subcommand {other:?}: gen, gen-many, write, sha-crc, sha, read, crc, serde-floor"
+        ),
+    }
+    Ok(())
+}

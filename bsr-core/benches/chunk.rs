@@ -10,11 +10,21 @@ fn file(size: usize, n: usize) -> Vec<u8> {
     let mut out = MAGIC.to_vec();
     let mut e = ChunkEncoder::new(Compression::None);
     let t = Timestamp::new(1_700_000_000, 0);
-    e.head(&mut out, PROTOCOL_SSH, Direction::Outbound, t, b"s_bench").unwrap();
+    e.head(&mut out, PROTOCOL_SSH, Direction::Outbound, t, b"s_bench")
+        .unwrap();
     for _ in 0..n {
-        e.chunk(&mut out, PROTOCOL_SSH, CHUNK_DATA, Direction::Outbound, t, &data).unwrap();
+        e.chunk(
+            &mut out,
+            PROTOCOL_SSH,
+            CHUNK_DATA,
+            Direction::Outbound,
+            t,
+            &data,
+        )
+        .unwrap();
     }
-    e.done(&mut out, PROTOCOL_SSH, Direction::Outbound, t).unwrap();
+    e.done(&mut out, PROTOCOL_SSH, Direction::Outbound, t)
+        .unwrap();
     out
 }
 
@@ -23,14 +33,26 @@ fn bench(c: &mut Criterion) {
     for (name, size, n) in [("256KiB", 256 * 1024, 256), ("16B", 16, 1_000_000)] {
         let data = vec![0x5au8; size];
         let mut g = c.benchmark_group(format!("chunk/{name}"));
-        g.throughput(if size > 16 { Throughput::Bytes((size * n) as u64) } else { Throughput::Elements(n as u64) });
+        g.throughput(if size > 16 {
+            Throughput::Bytes((size * n) as u64)
+        } else {
+            Throughput::Elements(n as u64)
+        });
         let mut out = Vec::with_capacity((size + 29) * n);
         g.bench_function("encode", |b| {
             b.iter(|| {
                 out.clear();
                 let mut e = ChunkEncoder::new(Compression::None);
                 for _ in 0..n {
-                    e.chunk(&mut out, PROTOCOL_SSH, CHUNK_DATA, Direction::Outbound, t, black_box(&data)).unwrap();
+                    e.chunk(
+                        &mut out,
+                        PROTOCOL_SSH,
+                        CHUNK_DATA,
+                        Direction::Outbound,
+                        t,
+                        black_box(&data),
+                    )
+                    .unwrap();
                 }
                 black_box(out.len())
             })

@@ -42,9 +42,21 @@ fn bench(c: &mut Criterion) {
     for (name, size, n) in [("256KiB", 256 * 1024, 256usize), ("16B", 16, 1_000_000)] {
         let data = vec![0x5au8; size];
         let mut g = c.benchmark_group(format!("writer/{name}"));
-        g.throughput(if size > 16 { Throughput::Bytes((size * n) as u64) } else { Throughput::Elements(n as u64) });
+        g.throughput(if size > 16 {
+            Throughput::Bytes((size * n) as u64)
+        } else {
+            Throughput::Elements(n as u64)
+        });
         g.sample_size(10);
-        let s = SessionWriter::create(Arc::new(Null), "", SessionOptions::new("sr_bench00001", "s_bench00001", t), RecordingKeys::from_seed("s_bench00001", [1; 32]), &kek, None).unwrap();
+        let s = SessionWriter::create(
+            Arc::new(Null),
+            "",
+            SessionOptions::new("sr_bench00001", "s_bench00001", t),
+            RecordingKeys::from_seed("s_bench00001", [1; 32]),
+            &kek,
+            None,
+        )
+        .unwrap();
         let conn = s.new_connection("cr_bench00001", t).unwrap();
         let mut ch = conn.new_channel("chr_bench0001", "session", t).unwrap();
         g.bench_function("write_data", |b| {

@@ -14,7 +14,15 @@ fn bench(c: &mut Criterion) {
     let d = tempfile::tempdir().unwrap();
     let t = Timestamp::new(1_700_000_000, 0);
     let kek = bsr_core::kms::AeadWrapper::new([1; 32], "k");
-    let s = SessionWriter::create(Arc::new(FsStore::new(d.path())), "", SessionOptions::new("sr_bench00001", "s_bench00001", t), bsr_core::kms::RecordingKeys::from_seed("s_bench00001", [1; 32]), &kek, None).unwrap();
+    let s = SessionWriter::create(
+        Arc::new(FsStore::new(d.path())),
+        "",
+        SessionOptions::new("sr_bench00001", "s_bench00001", t),
+        bsr_core::kms::RecordingKeys::from_seed("s_bench00001", [1; 32]),
+        &kek,
+        None,
+    )
+    .unwrap();
     let conn = s.new_connection("cr_bench00001", t).unwrap();
     let mut ch = conn.new_channel("chr_bench0001", "session", t).unwrap();
     let block: Vec<u8> = (0..256 * 1024).map(|i| (i * 31 % 251) as u8).collect();
@@ -25,11 +33,16 @@ fn bench(c: &mut Criterion) {
     conn.finish(t).unwrap();
     s.finish(t).unwrap();
     let store = FsStore::new(d.path());
-    let data = std::fs::read(d.path().join("sr_bench00001.bsr/cr_bench00001.connection/chr_bench0001.channel/messages-outbound.data")).unwrap();
+    let data = std::fs::read(d.path().join(
+        "sr_bench00001.bsr/cr_bench00001.connection/chr_bench0001.channel/messages-outbound.data",
+    ))
+    .unwrap();
     let mut g = c.benchmark_group("verify_256MiB");
     g.throughput(Throughput::Bytes(data.len() as u64));
     g.sample_size(10);
-    g.bench_function("sha2_raw", |b| b.iter(|| std::hint::black_box(sha2::Sha256::digest(&data))));
+    g.bench_function("sha2_raw", |b| {
+        b.iter(|| std::hint::black_box(sha2::Sha256::digest(&data)))
+    });
     g.bench_function("bsr_verify_jobs1", |b| {
         b.iter(|| {
             let r = verify(&store, "sr_bench00001.bsr", &VerifyOptions::default());

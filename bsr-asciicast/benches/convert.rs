@@ -1,4 +1,5 @@
 //! SSH → asciicast on a 64 MiB channel, against serializing the same events with serde_json.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use bsr_asciicast::convert::{ConvertOptions, convert, select_channel};
 use bsr_core::read::Recording;
 use bsr_core::store::FsStore;

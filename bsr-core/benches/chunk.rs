@@ -1,4 +1,5 @@
 //! Chunk encode and decode.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use bsr_core::chunk::{ChunkEncoder, ChunkReader, Compression, StreamDecoder};
 use bsr_core::format::{CHUNK_DATA, MAGIC, PROTOCOL_SSH};
 use bsr_core::{Direction, Timestamp};

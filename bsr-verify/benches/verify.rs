@@ -1,5 +1,6 @@
 //! Verification of a recording holding 256 MiB of channel data (page cache), against the raw
 //! single-core speed of the sha2 crate over the same bytes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use bsr_core::store::FsStore;
 use bsr_core::write::{SessionOptions, SessionWriter};
 use bsr_core::{Direction, Timestamp};

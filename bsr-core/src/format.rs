@@ -186,6 +186,17 @@ pub fn requests_file(d: Direction) -> &'static str {
     }
 }
 
+/// The direction a `.data` file's name announces (`*-inbound.data`, `*-outbound.data`).
+pub fn data_file_direction(name: &str) -> Option<Direction> {
+    if name.ends_with("-inbound.data") {
+        Some(Direction::Inbound)
+    } else if name.ends_with("-outbound.data") {
+        Some(Direction::Outbound)
+    } else {
+        None
+    }
+}
+
 /// A timestamp as stored in a chunk: seconds since the Unix epoch and nanoseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Timestamp {

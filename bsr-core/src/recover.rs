@@ -276,16 +276,6 @@ fn self_session_id(cx: &Ctx) -> String {
     cx.keys.key_id().to_string()
 }
 
-fn data_direction(name: &str) -> Option<Direction> {
-    if name.ends_with("-inbound.data") {
-        Some(Direction::Inbound)
-    } else if name.ends_with("-outbound.data") {
-        Some(Direction::Outbound)
-    } else {
-        None
-    }
-}
-
 /// Reads the totals of an already finished container from its summary.
 fn finished_totals(dir: &Path, kind: ContainerKind) -> Totals {
     let p = dir.join(kind.summary_file());
@@ -390,7 +380,9 @@ fn recover_container(
     let mut declared: Vec<(String, String)> = Vec::new();
     let (mut up, mut down) = (0u64, 0u64);
     for f in files.iter().filter(|f| f.ends_with(".data")) {
-        let Some(d) = data_direction(f) else { continue };
+        let Some(d) = format::data_file_direction(f) else {
+            continue;
+        };
         let (span, data) = recover_data_file(cx, &dir.join(f), d, &mut programs)?;
         totals.span.merge(span);
         if f.starts_with("messages-") {

@@ -126,6 +126,24 @@ struct VerifyArgs {
     warnings: bool,
 }
 
+impl TrustArgs {
+    fn s3_flags(&self) -> S3Flags {
+        S3Flags {
+            endpoint: self.endpoint.clone(),
+            region: self.region.clone(),
+        }
+    }
+}
+
+/// `--jobs`, defaulting to the number of cores.
+fn jobs_or_cores(jobs: Option<usize>) -> usize {
+    jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    })
+}
+
 fn trust_from(args: &TrustArgs) -> anyhow::Result<Trust> {
     let kek: Option<Arc<dyn KeyWrapper>> = match &args.kek {
         Some(p) => Some(Arc::new(
@@ -189,15 +207,8 @@ fn run_verify(a: VerifyArgs) -> anyhow::Result<i32> {
         trust,
         store_checksums: !a.no_store_checksums,
     };
-    let jobs = a.jobs.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
-    let s3 = S3Flags {
-        endpoint: a.trust.endpoint.clone(),
-        region: a.trust.region.clone(),
-    };
+    let jobs = jobs_or_cores(a.jobs);
+    let s3 = a.trust.s3_flags();
     let mut worst: Option<Verdict> = None;
     let mut counts = std::collections::BTreeMap::<&'static str, u64>::new();
     let stdout = std::io::stdout();
@@ -308,15 +319,8 @@ fn run_facts(a: FactsArgs, events: bool) -> anyhow::Result<i32> {
         trust: trust_from(&a.trust)?,
         store_checksums: true,
     };
-    let jobs = a.jobs.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
-    let s3 = S3Flags {
-        endpoint: a.trust.endpoint.clone(),
-        region: a.trust.region.clone(),
-    };
+    let jobs = jobs_or_cores(a.jobs);
+    let s3 = a.trust.s3_flags();
     let mut out: Box<dyn Write> = match &a.output {
         Some(p) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,

@@ -18,7 +18,7 @@
 
 use crate::report::*;
 use bsr_core::error::Error as CoreError;
-use bsr_core::format::{self, ContainerKind, Direction};
+use bsr_core::format::{self, ContainerKind};
 use bsr_core::kms::{KeyWrapper, RecorderTrust, SessionKeyFiles};
 use bsr_core::meta::{
     ChannelRecordingMeta, ChannelSummary, ConnectionRecordingMeta, ConnectionSummary,
@@ -1075,16 +1075,6 @@ fn data_dir(name: &str) -> Option<&'static str> {
     }
 }
 
-fn file_direction(name: &str) -> Option<Direction> {
-    if name.ends_with("-inbound.data") {
-        Some(Direction::Inbound)
-    } else if name.ends_with("-outbound.data") {
-        Some(Direction::Outbound)
-    } else {
-        None
-    }
-}
-
 /// Scans a `.data` file: hash, CRCs, structure, payload decoding, DATA totals.
 fn scan_data(cx: &mut Ctx, path: &str, name: &str, unsigned: bool) -> DataScan {
     let mut out = DataScan::default();
@@ -1097,7 +1087,7 @@ fn scan_data(cx: &mut Ctx, path: &str, name: &str, unsigned: bool) -> DataScan {
     };
     let is_messages = name.starts_with("messages-");
     let is_requests = name.starts_with("requests-");
-    let want_dir = file_direction(name);
+    let want_dir = format::data_file_direction(name);
     let mut s = ChunkStream::new(reader, path).with_sha256();
     let mut seen_head = false;
     let mut seen_done = false;

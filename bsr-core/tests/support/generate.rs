@@ -25,7 +25,7 @@ pub fn t(ms: u64) -> Timestamp {
     Timestamp::new(T0 + ms / 1000, ((ms % 1000) * 1_000_000) as u32 + 7)
 }
 
-fn seed(label: &str) -> [u8; 32] {
+pub fn seed(label: &str) -> [u8; 32] {
     use sha2::Digest;
     sha2::Sha256::digest(label.as_bytes()).into()
 }

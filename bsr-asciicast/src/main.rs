@@ -87,7 +87,7 @@ enum Cmd {
 }
 
 fn raw_files(requests: Option<PathBuf>, messages: PathBuf) -> anyhow::Result<ChannelFiles> {
-    let abs = |p: &PathBuf| std::path::absolute(p).with_context(|| format!("{}", p.display()));
+    let abs = |p: &PathBuf| std::fs::canonicalize(p).with_context(|| format!("{}", p.display()));
     let m = abs(&messages)?;
     let root = PathBuf::from("/");
     let rel = |p: &std::path::Path| {

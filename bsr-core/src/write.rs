@@ -17,6 +17,9 @@
 //!   dropped unfinished leaves a recording without DONE chunks and without `SHA256SUM.sig`, which
 //!   readers and the verifier report as unfinished.
 //! * `sync()` makes everything acknowledged so far durable (file data and directory entries).
+//! * A child dropped without `finish()` keeps its parent from finishing (`finish()` on the
+//!   parent returns [`Error::Usage`]): nothing is ever signed over a torn child. The recording
+//!   then stays unfinished, and `bsr_core::recover` closes it.
 //!
 //! # Example
 //! ```

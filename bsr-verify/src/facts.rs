@@ -1,7 +1,8 @@
 //! Session facts and audit events for SIEMs (schema in `docs/EVENTS.md`).
 //!
-//! [`facts`] summarizes one recording as one JSON object; [`events`] turns it into a
-//! time-ordered list of audit events (Teleport-style names). Both read only metadata and the
+//! [`analyze`] reads a recording once and returns its [`Facts`] (one JSON object) and its
+//! time-ordered audit [`Event`]s (Teleport-style names); the CLI prints either. Both read only
+//! metadata and the
 //! request files (never the channel data), through the same stores as verification, and both
 //! carry the verification verdict when one was computed.
 

@@ -380,8 +380,6 @@ impl<'a> Iterator for Chunks<'a> {
 const STREAM_READ_SIZE: usize = 1024 * 1024;
 /// Initial buffer.
 const STREAM_INITIAL_BUF: usize = 64 * 1024;
-/// Bytes read after which a file counts as large (full-size buffer).
-const STREAM_LARGE_FILE: u64 = 4 * 1024 * 1024;
 /// Smallest room worth a read call.
 const STREAM_MIN_READ: usize = 16 * 1024;
 /// Buffer capacity: one read plus the largest possible chunk.
@@ -477,11 +475,6 @@ impl<R: std::io::Read> ChunkStream<R> {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
-        }
-        // Once a file has shown it is large, take the whole buffer at once: compaction then
-        // copies a partial chunk only every few reads instead of on nearly every read.
-        if self.total >= STREAM_LARGE_FILE && self.buf.len() < STREAM_BUF_SIZE {
-            self.buf.resize(STREAM_BUF_SIZE, 0);
         }
         if self.buf.len() - self.end < STREAM_MIN_READ && self.buf.len() < STREAM_BUF_SIZE {
             let new = (self.buf.len() * 2).clamp(STREAM_INITIAL_BUF, STREAM_BUF_SIZE);

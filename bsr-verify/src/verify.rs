@@ -77,6 +77,8 @@ struct Ctx<'a> {
 /// Result of scanning one `.data` file.
 #[derive(Default)]
 struct DataScan {
+    /// Every chunk was read (no error stopped the scan): the DATA total is meaningful.
+    complete: bool,
     sha256: Option<[u8; 32]>,
     bytes: u64,
     chunks: u64,
@@ -144,6 +146,13 @@ impl<'a> Ctx<'a> {
         if unsigned && matches!(e, CoreError::Truncated { .. }) {
             class = Class::Incomplete;
         }
+        // The problem carries path, offset and chunk; keep only "what" in the message.
+        let mut message = e.to_string();
+        if let Some(l) = e.location() {
+            if let Some(rest) = message.strip_prefix(&format!("{l}: ")) {
+                message = rest.to_string();
+            }
+        }
         self.problems.push(Problem {
             severity: Severity::Error,
             class,
@@ -151,7 +160,7 @@ impl<'a> Ctx<'a> {
             path: path.to_string(),
             offset,
             chunk,
-            message: e.to_string(),
+            message,
         });
     }
 
@@ -602,7 +611,7 @@ fn check_container(
             let scan = scan_data(cx, &path, name, unsigned);
             fr.chunks = Some(scan.chunks);
             fr.data_bytes = Some(scan.data_bytes);
-            if let Some(d) = data_dir(name) {
+            if let Some(d) = data_dir(name).filter(|_| scan.complete) {
                 data_totals.insert(d, scan.data_bytes);
             }
             scan.sha256
@@ -1260,6 +1269,7 @@ fn scan_data(cx: &mut Ctx, path: &str, name: &str, unsigned: bool) -> DataScan {
             }
         }
     }
+    out.complete = fatal.is_none();
     if let Some(e) = fatal {
         cx.core_err("chunk", path, &e, unsigned);
     } else if !seen_done {

@@ -148,10 +148,11 @@ impl<'a> Ctx<'a> {
         }
         // The problem carries path, offset and chunk; keep only "what" in the message.
         let mut message = e.to_string();
-        if let Some(l) = e.location() {
-            if let Some(rest) = message.strip_prefix(&format!("{l}: ")) {
-                message = rest.to_string();
-            }
+        if let Some(rest) = e
+            .location()
+            .and_then(|l| message.strip_prefix(&format!("{l}: ")))
+        {
+            message = rest.to_string();
         }
         self.problems.push(Problem {
             severity: Severity::Error,

@@ -90,6 +90,8 @@ fn four_gigabyte_length_field() {
         ),
         "{p:#?}"
     );
+    // The location is printed once, in front, not again inside the message.
+    assert!(p.iter().all(|l| l.matches("@ byte").count() <= 1), "{p:#?}");
 }
 
 #[test]

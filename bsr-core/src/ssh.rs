@@ -393,36 +393,92 @@ pub struct CancelTcpipForwardRequest {
     pub port_to_bind: u32,
 }
 
-/// A typed SSH request chunk.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[allow(missing_docs)]
-pub enum Request {
-    Break(BreakRequest),
-    CancelTcpipForward(CancelTcpipForwardRequest),
-    DirectTcpip(DirectTcpipRequest),
-    Env(EnvRequest),
-    Exec(ExecRequest),
-    ExitSignal(ExitSignalRequest),
-    ExitStatus(ExitStatusRequest),
-    ForwardedTcpip(ForwardedTcpipRequest),
-    Pty(PtyRequest),
-    Session(SessionRequest),
-    Shell(ShellRequest),
-    Signal(SignalRequest),
-    Subsystem(SubsystemRequest),
-    TcpipForward(TcpipForwardRequest),
-    Unknown(UnknownRequest),
-    WindowChange(WindowChangeRequest),
-    X11Forwarding(X11ForwardingRequest),
-    X11(X11Request),
-    XonXoff(XonXoffRequest),
-}
-
 fn pb_err(chunk_type: [u8; 4], e: prost::DecodeError) -> Error {
     Error::malformed(
         Location::default(),
         format!("{} payload: {e}", String::from_utf8_lossy(&chunk_type)),
     )
+}
+
+/// One table, written once, generates the enum and every per-variant method.
+macro_rules! requests {
+    ($($variant:ident($msg:ty) = $ct:ident),* $(,)?) => {
+        /// A typed SSH request chunk.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        #[allow(missing_docs)]
+        pub enum Request {
+            $($variant($msg),)*
+        }
+
+        /// The chunk types of every request (what `BSSH` registers besides HEAD, DATA, DONE).
+        pub const REQUEST_CHUNK_TYPES: &[[u8; 4]] = &[$($ct,)*];
+
+        impl Request {
+            fn decode_fields(chunk_type: [u8; 4], payload: &[u8]) -> Result<Request> {
+                use prost::Message;
+                if payload.is_empty() {
+                    return Err(Error::malformed(
+                        Location::default(),
+                        format!("{} chunk with an empty payload", String::from_utf8_lossy(&chunk_type)),
+                    ));
+                }
+                $(
+                    if chunk_type == $ct {
+                        return <$msg>::decode(payload).map(Request::$variant).map_err(|e| pb_err(chunk_type, e));
+                    }
+                )*
+                Err(Error::UnknownChunkType {
+                    loc: Location::default(),
+                    protocol: String::from_utf8_lossy(&PROTOCOL_SSH).into_owned(),
+                    chunk_type: String::from_utf8_lossy(&chunk_type).into_owned(),
+                })
+            }
+
+            /// The chunk type of this request.
+            pub fn chunk_type(&self) -> [u8; 4] {
+                match self {
+                    $(Request::$variant(_) => $ct,)*
+                }
+            }
+
+            /// The proto3 encoding.
+            pub fn encode(&self) -> Vec<u8> {
+                use prost::Message;
+                match self {
+                    $(Request::$variant(m) => m.encode_to_vec(),)*
+                }
+            }
+
+            /// The SSH request (or channel) type string recorded in the payload.
+            pub fn request_type(&self) -> &str {
+                match self {
+                    $(Request::$variant(m) => &m.request_type,)*
+                }
+            }
+        }
+    };
+}
+
+requests! {
+    Break(BreakRequest) = CHUNK_BREK,
+    CancelTcpipForward(CancelTcpipForwardRequest) = CHUNK_CTPF,
+    DirectTcpip(DirectTcpipRequest) = CHUNK_DTCP,
+    Env(EnvRequest) = CHUNK_ENVR,
+    Exec(ExecRequest) = CHUNK_EXEC,
+    ExitSignal(ExitSignalRequest) = CHUNK_EXSG,
+    ExitStatus(ExitStatusRequest) = CHUNK_EXST,
+    ForwardedTcpip(ForwardedTcpipRequest) = CHUNK_FTCP,
+    Pty(PtyRequest) = CHUNK_PTYR,
+    Session(SessionRequest) = CHUNK_SESS,
+    Shell(ShellRequest) = CHUNK_SHLL,
+    Signal(SignalRequest) = CHUNK_SGNL,
+    Subsystem(SubsystemRequest) = CHUNK_SUBS,
+    TcpipForward(TcpipForwardRequest) = CHUNK_TCPF,
+    Unknown(UnknownRequest) = CHUNK_UNKR,
+    WindowChange(WindowChangeRequest) = CHUNK_WCHG,
+    X11Forwarding(X11ForwardingRequest) = CHUNK_X11F,
+    X11(X11Request) = CHUNK_X11R,
+    XonXoff(XonXoffRequest) = CHUNK_XOXO,
 }
 
 impl Request {
@@ -441,128 +497,6 @@ impl Request {
             ));
         }
         Ok(r)
-    }
-
-    fn decode_fields(chunk_type: [u8; 4], payload: &[u8]) -> Result<Request> {
-        use prost::Message;
-        if payload.is_empty() {
-            return Err(Error::malformed(
-                Location::default(),
-                format!(
-                    "{} chunk with an empty payload",
-                    String::from_utf8_lossy(&chunk_type)
-                ),
-            ));
-        }
-        macro_rules! d {
-            ($t:ty, $v:ident) => {
-                <$t>::decode(payload)
-                    .map(Request::$v)
-                    .map_err(|e| pb_err(chunk_type, e))
-            };
-        }
-        match &chunk_type {
-            b"BREK" => d!(BreakRequest, Break),
-            b"CTPF" => d!(CancelTcpipForwardRequest, CancelTcpipForward),
-            b"DTCP" => d!(DirectTcpipRequest, DirectTcpip),
-            b"ENVR" => d!(EnvRequest, Env),
-            b"EXEC" => d!(ExecRequest, Exec),
-            b"EXSG" => d!(ExitSignalRequest, ExitSignal),
-            b"EXST" => d!(ExitStatusRequest, ExitStatus),
-            b"FTCP" => d!(ForwardedTcpipRequest, ForwardedTcpip),
-            b"PTYR" => d!(PtyRequest, Pty),
-            b"SESS" => d!(SessionRequest, Session),
-            b"SHLL" => d!(ShellRequest, Shell),
-            b"SGNL" => d!(SignalRequest, Signal),
-            b"SUBS" => d!(SubsystemRequest, Subsystem),
-            b"TCPF" => d!(TcpipForwardRequest, TcpipForward),
-            b"UNKR" => d!(UnknownRequest, Unknown),
-            b"WCHG" => d!(WindowChangeRequest, WindowChange),
-            b"X11F" => d!(X11ForwardingRequest, X11Forwarding),
-            b"X11R" => d!(X11Request, X11),
-            b"XOXO" => d!(XonXoffRequest, XonXoff),
-            _ => Err(Error::UnknownChunkType {
-                loc: Location::default(),
-                protocol: String::from_utf8_lossy(&PROTOCOL_SSH).into_owned(),
-                chunk_type: String::from_utf8_lossy(&chunk_type).into_owned(),
-            }),
-        }
-    }
-
-    /// The chunk type of this request.
-    pub fn chunk_type(&self) -> [u8; 4] {
-        match self {
-            Request::Break(_) => CHUNK_BREK,
-            Request::CancelTcpipForward(_) => CHUNK_CTPF,
-            Request::DirectTcpip(_) => CHUNK_DTCP,
-            Request::Env(_) => CHUNK_ENVR,
-            Request::Exec(_) => CHUNK_EXEC,
-            Request::ExitSignal(_) => CHUNK_EXSG,
-            Request::ExitStatus(_) => CHUNK_EXST,
-            Request::ForwardedTcpip(_) => CHUNK_FTCP,
-            Request::Pty(_) => CHUNK_PTYR,
-            Request::Session(_) => CHUNK_SESS,
-            Request::Shell(_) => CHUNK_SHLL,
-            Request::Signal(_) => CHUNK_SGNL,
-            Request::Subsystem(_) => CHUNK_SUBS,
-            Request::TcpipForward(_) => CHUNK_TCPF,
-            Request::Unknown(_) => CHUNK_UNKR,
-            Request::WindowChange(_) => CHUNK_WCHG,
-            Request::X11Forwarding(_) => CHUNK_X11F,
-            Request::X11(_) => CHUNK_X11R,
-            Request::XonXoff(_) => CHUNK_XOXO,
-        }
-    }
-
-    /// The proto3 encoding.
-    pub fn encode(&self) -> Vec<u8> {
-        use prost::Message;
-        match self {
-            Request::Break(m) => m.encode_to_vec(),
-            Request::CancelTcpipForward(m) => m.encode_to_vec(),
-            Request::DirectTcpip(m) => m.encode_to_vec(),
-            Request::Env(m) => m.encode_to_vec(),
-            Request::Exec(m) => m.encode_to_vec(),
-            Request::ExitSignal(m) => m.encode_to_vec(),
-            Request::ExitStatus(m) => m.encode_to_vec(),
-            Request::ForwardedTcpip(m) => m.encode_to_vec(),
-            Request::Pty(m) => m.encode_to_vec(),
-            Request::Session(m) => m.encode_to_vec(),
-            Request::Shell(m) => m.encode_to_vec(),
-            Request::Signal(m) => m.encode_to_vec(),
-            Request::Subsystem(m) => m.encode_to_vec(),
-            Request::TcpipForward(m) => m.encode_to_vec(),
-            Request::Unknown(m) => m.encode_to_vec(),
-            Request::WindowChange(m) => m.encode_to_vec(),
-            Request::X11Forwarding(m) => m.encode_to_vec(),
-            Request::X11(m) => m.encode_to_vec(),
-            Request::XonXoff(m) => m.encode_to_vec(),
-        }
-    }
-
-    /// The SSH request (or channel) type string recorded in the payload.
-    pub fn request_type(&self) -> &str {
-        match self {
-            Request::Break(m) => &m.request_type,
-            Request::CancelTcpipForward(m) => &m.request_type,
-            Request::DirectTcpip(m) => &m.request_type,
-            Request::Env(m) => &m.request_type,
-            Request::Exec(m) => &m.request_type,
-            Request::ExitSignal(m) => &m.request_type,
-            Request::ExitStatus(m) => &m.request_type,
-            Request::ForwardedTcpip(m) => &m.request_type,
-            Request::Pty(m) => &m.request_type,
-            Request::Session(m) => &m.request_type,
-            Request::Shell(m) => &m.request_type,
-            Request::Signal(m) => &m.request_type,
-            Request::Subsystem(m) => &m.request_type,
-            Request::TcpipForward(m) => &m.request_type,
-            Request::Unknown(m) => &m.request_type,
-            Request::WindowChange(m) => &m.request_type,
-            Request::X11Forwarding(m) => &m.request_type,
-            Request::X11(m) => &m.request_type,
-            Request::XonXoff(m) => &m.request_type,
-        }
     }
 
     /// Builds a request from an SSH request name and its RFC 4254 wire payload (what an SSH
@@ -774,29 +708,7 @@ pub fn is_registered(protocol: [u8; 4], chunk_type: [u8; 4]) -> bool {
         return true;
     }
     protocol == PROTOCOL_SSH
-        && (chunk_type == CHUNK_DATA
-            || matches!(
-                &chunk_type,
-                b"BREK"
-                    | b"CTPF"
-                    | b"DTCP"
-                    | b"ENVR"
-                    | b"EXEC"
-                    | b"EXSG"
-                    | b"EXST"
-                    | b"FTCP"
-                    | b"PTYR"
-                    | b"SESS"
-                    | b"SHLL"
-                    | b"SGNL"
-                    | b"SUBS"
-                    | b"TCPF"
-                    | b"UNKR"
-                    | b"WCHG"
-                    | b"X11F"
-                    | b"X11R"
-                    | b"XOXO"
-            ))
+        && (chunk_type == CHUNK_DATA || REQUEST_CHUNK_TYPES.contains(&chunk_type))
 }
 
 /// The meaning of a chunk.

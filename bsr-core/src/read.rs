@@ -386,6 +386,120 @@ const STREAM_MIN_READ: usize = 16 * 1024;
 const STREAM_BUF_SIZE: usize =
     STREAM_READ_SIZE + format::MAX_CHUNK_DATA_LENGTH as usize + format::CHUNK_OVERHEAD;
 
+/// Bytes of a local file mapped at a time by [`ChunkStream::open`]: larger than any legal chunk,
+/// small enough that the mapping never holds much of the file.
+pub const STREAM_MAP_WINDOW: usize = 16 * 1024 * 1024;
+const _: () = assert!(
+    STREAM_MAP_WINDOW > format::MAX_CHUNK_DATA_LENGTH as usize + format::CHUNK_OVERHEAD + 4096
+);
+
+/// A local file read through a sliding memory map instead of `read` calls.
+struct MapSource {
+    file: std::fs::File,
+    /// File size when opened; bytes appended later are not read.
+    len: u64,
+    map: Option<memmap2::Mmap>,
+    /// File offset of `map[0]`.
+    base: u64,
+}
+
+impl MapSource {
+    fn bytes(&self) -> &[u8] {
+        self.map.as_deref().unwrap_or(&[])
+    }
+
+    /// Maps `[base, base + min(window, len - base))`, after checking that the file has not shrunk
+    /// (see the safety contract in [`ChunkStream::open`]).
+    fn map_at(&mut self, base: u64, path: &str) -> Result<()> {
+        self.map = None;
+        let now = self
+            .file
+            .metadata()
+            .map_err(|e| Error::io(path.to_string(), e))?
+            .len();
+        if now < self.len {
+            return Err(Error::io(
+                path.to_string(),
+                std::io::Error::other(format!(
+                    "file shrank from {} to {now} bytes while being read",
+                    self.len
+                )),
+            ));
+        }
+        let n = (self.len.saturating_sub(base)).min(STREAM_MAP_WINDOW as u64) as usize;
+        self.base = base;
+        if n == 0 {
+            return Ok(());
+        }
+        #[allow(unsafe_code)]
+        // SAFETY: the mapping is read-only and private to this stream; the contract of
+        // `ChunkStream::open` (the file is not truncated or rewritten while it is read) is the
+        // caller's, and the size check above narrows the window in which a truncation could
+        // raise SIGBUS.
+        let map = unsafe {
+            memmap2::MmapOptions::new()
+                .offset(base)
+                .len(n)
+                .populate()
+                .map(&self.file)
+        }
+        .map_err(|e| Error::io(path.to_string(), e))?;
+        self.map = Some(map);
+        Ok(())
+    }
+}
+
+/// Feeds `h` with the mapped bytes from `*hashed` up to `upto` (file offsets; clamped to the
+/// window) and advances `*hashed`.
+///
+/// The hash runs from cache (the chunk's CRC has just read it) but the next chunk is still in
+/// memory, and the hardware prefetchers stop at every 4 KiB page of a mapping. So while hashing,
+/// this prefetches as many bytes ahead as it hashes, a page per step: the next chunk's CRC then
+/// finds it in cache, and the memory latency hides behind SHA-256's compute time.
+fn hash_window(m: &MapSource, h: &mut sha2::Sha256, hashed: &mut u64, upto: u64) {
+    use sha2::Digest;
+    const STEP: usize = 512;
+    let bytes = m.bytes();
+    if upto <= *hashed || *hashed < m.base {
+        return;
+    }
+    let from = (*hashed - m.base) as usize;
+    let to = ((upto - m.base) as usize).min(bytes.len());
+    let ahead = to.saturating_sub(from);
+    let mut pos = from;
+    while pos < to {
+        let step_end = (pos + STEP).min(to);
+        prefetch(bytes, pos + ahead, step_end + ahead);
+        h.update(&bytes[pos..step_end]);
+        pos = step_end;
+    }
+    *hashed = m.base + to.max(from) as u64;
+}
+
+/// Asks the CPU to bring `bytes[from..to]` (clamped) into the L2 cache. A hint only.
+#[inline]
+fn prefetch(bytes: &[u8], from: usize, to: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use core::arch::x86_64::{_MM_HINT_T1, _mm_prefetch};
+        let to = to.min(bytes.len());
+        let mut i = from;
+        while i < to {
+            let p = bytes[i..].as_ptr().cast::<i8>();
+            #[allow(unsafe_code)]
+            // SAFETY: PREFETCHT1 is a hint: it never faults, changes no memory and no register
+            // the program sees, and SSE (which it needs) is part of the x86_64 baseline. The
+            // address is inside `bytes` anyway.
+            unsafe {
+                _mm_prefetch::<_MM_HINT_T1>(p)
+            };
+            i += 64;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (bytes, from, to);
+}
+
 /// What [`ChunkStream::finish`] reports about the whole file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StreamEnd {
@@ -402,8 +516,13 @@ pub struct StreamEnd {
 /// hashing every byte with SHA-256 as it goes. Compression is tracked from the HEAD chunk.
 ///
 /// This is the reader for large files and remote stores: it never maps or loads a whole file.
+/// [`ChunkStream::open`] reads local files through a sliding memory map instead (no copy out of
+/// the page cache, the same bounded memory).
 pub struct ChunkStream<R> {
     src: R,
+    mapped: Option<MapSource>,
+    /// Map mode: file offset up to which the SHA-256 has been fed.
+    hashed: u64,
     path: String,
     buf: Vec<u8>,
     start: usize,
@@ -427,11 +546,59 @@ impl<R> std::fmt::Debug for ChunkStream<R> {
     }
 }
 
+impl<'a> ChunkStream<Box<dyn std::io::Read + Send + 'a>> {
+    /// Opens the data file `path` of `store`. With `map` set and a local store
+    /// ([`ReadStore::open_local`]), the file is read through a memory map that slides over it
+    /// [`STREAM_MAP_WINDOW`] bytes at a time: no copy out of the page cache, and memory bounded
+    /// by the window. Otherwise it is read with [`ReadStore::open`] into a bounded buffer.
+    ///
+    /// # Mmap safety contract
+    /// A mapped file must not be truncated or rewritten while it is read. Closed recordings are
+    /// immutable; the stream re-checks the file's size before each window and fails with
+    /// [`Error::Io`] if it shrank, but a truncation between that check and the read of a page
+    /// would still raise SIGBUS. Callers that cannot rule this out (a writer still working on
+    /// the folder) pass `map = false`; `bsr-verify --no-mmap` does.
+    ///
+    /// ```
+    /// # use bsr_core::store::MemStore;
+    /// use bsr_core::read::ChunkStream;
+    /// # fn demo(store: &MemStore) -> bsr_core::Result<()> {
+    /// let mut s = ChunkStream::open(store, "sr_x.bsr/c.connection/ch.channel/messages-inbound.data", true)?
+    ///     .with_sha256();
+    /// while let Some(chunk) = s.next_chunk()? {
+    ///     println!("chunk {} at byte {}", chunk.index, chunk.offset);
+    /// }
+    /// let end = s.finish()?;
+    /// println!("{} bytes, sha256 {:?}", end.bytes, end.sha256);
+    /// # Ok(()) }
+    /// ```
+    pub fn open(store: &'a dyn ReadStore, path: &str, map: bool) -> Result<Self> {
+        if map && let Some(file) = store.open_local(path)? {
+            let len = file
+                .metadata()
+                .map_err(|e| Error::io(store.describe(path), e))?
+                .len();
+            let src: Box<dyn std::io::Read + Send + 'a> = Box::new(std::io::empty());
+            let mut s = ChunkStream::new(src, path);
+            s.mapped = Some(MapSource {
+                file,
+                len,
+                map: None,
+                base: 0,
+            });
+            return Ok(s);
+        }
+        Ok(ChunkStream::new(store.open(path)?, path))
+    }
+}
+
 impl<R: std::io::Read> ChunkStream<R> {
     /// A stream over `src`; `path` names the file in errors.
     pub fn new(src: R, path: &str) -> Self {
         ChunkStream {
             src,
+            mapped: None,
+            hashed: 0,
             path: path.to_string(),
             buf: Vec::new(),
             start: 0,
@@ -469,6 +636,9 @@ impl<R: std::io::Read> ChunkStream<R> {
         if self.eof {
             return Ok(false);
         }
+        if self.mapped.is_some() {
+            return self.fill_mapped();
+        }
         // Make room: drop consumed bytes, then grow (doubling, from 64 KiB up to one read plus
         // the largest legal chunk) only when a chunk does not fit.
         if self.start > 0 && self.buf.len() - self.end < STREAM_READ_SIZE {
@@ -500,11 +670,44 @@ impl<R: std::io::Read> ChunkStream<R> {
         Ok(true)
     }
 
+    /// Map mode: slides the window so that it starts at the first unconsumed byte.
+    fn fill_mapped(&mut self) -> Result<bool> {
+        let Some(m) = &mut self.mapped else {
+            return Ok(false);
+        };
+        let mapped_end = m.base + m.bytes().len() as u64;
+        if mapped_end >= m.len {
+            self.eof = true;
+            return Ok(false);
+        }
+        m.map_at(self.offset, &self.path)?;
+        self.start = 0;
+        self.end = m.bytes().len();
+        self.total = m.base + self.end as u64;
+        Ok(true)
+    }
+
+    /// Map mode: feeds the hash with the file's bytes up to `upto` (a file offset inside the
+    /// current window).
+    fn hash_mapped_to(&mut self, upto: u64) {
+        if let (Some(m), Some(h)) = (&self.mapped, &mut self.hasher) {
+            hash_window(m, h, &mut self.hashed, upto);
+        }
+    }
+
+    /// The bytes between `start` and `end`: the read buffer, or the mapped window.
+    fn window(&self) -> &[u8] {
+        match &self.mapped {
+            Some(m) => m.bytes(),
+            None => &self.buf,
+        }
+    }
+
     fn check_magic(&mut self) -> Result<()> {
         while self.end - self.start < format::MAGIC.len() {
             if !self.fill()? {
                 let have = self.end - self.start;
-                if have == 0 || self.buf[self.start..self.end] != format::MAGIC[..have] {
+                if have == 0 || self.window()[self.start..self.end] != format::MAGIC[..have] {
                     return Err(Error::malformed(
                         crate::Location::at(0).in_file(&self.path),
                         "not a BSR data file (bad magic)",
@@ -518,7 +721,7 @@ impl<R: std::io::Read> ChunkStream<R> {
                 });
             }
         }
-        if self.buf[self.start..self.start + format::MAGIC.len()] != format::MAGIC {
+        if self.window()[self.start..self.start + format::MAGIC.len()] != format::MAGIC {
             return Err(Error::malformed(
                 crate::Location::at(0).in_file(&self.path),
                 "not a BSR data file (bad magic)",
@@ -543,7 +746,7 @@ impl<R: std::io::Read> ChunkStream<R> {
                 return Ok(None);
             }
             let needed = if avail >= format::LENGTH_SIZE {
-                let b = &self.buf[self.start..self.start + 4];
+                let b = &self.window()[self.start..self.start + 4];
                 let len = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
                 if len > format::MAX_CHUNK_DATA_LENGTH {
                     break; // decode reports TooLarge
@@ -558,6 +761,9 @@ impl<R: std::io::Read> ChunkStream<R> {
         }
         let Self {
             buf,
+            mapped,
+            hasher,
+            hashed,
             start,
             end,
             offset,
@@ -566,11 +772,19 @@ impl<R: std::io::Read> ChunkStream<R> {
             path,
             ..
         } = self;
-        let (mut chunk, n) = match crate::chunk::decode_chunk(&buf[*start..*end], *offset, *index) {
+        let win: &[u8] = match mapped.as_ref() {
+            Some(m) => m.bytes(),
+            None => &buf[..],
+        };
+        let (mut chunk, n) = match crate::chunk::decode_chunk(&win[*start..*end], *offset, *index) {
             Ok(Some(x)) => x,
             Ok(None) => return Ok(None),
             Err(e) => return Err(e.in_file(path)),
         };
+        // Map mode: hash the chunk right after its CRC pulled it into the cache.
+        if let (Some(m), Some(h)) = (mapped.as_ref(), hasher.as_mut()) {
+            hash_window(m, h, hashed, *offset + n as u64);
+        }
         *start += n;
         *offset += n as u64;
         *index += 1;
@@ -587,6 +801,17 @@ impl<R: std::io::Read> ChunkStream<R> {
     /// an error here: callers that need "nothing after DONE" check `next_chunk` first.
     pub fn finish(mut self) -> Result<StreamEnd> {
         use sha2::Digest;
+        if self.mapped.is_some() {
+            loop {
+                let end = self.offset + (self.end - self.start) as u64;
+                self.hash_mapped_to(end);
+                self.offset = end;
+                self.start = self.end;
+                if !self.fill()? {
+                    break;
+                }
+            }
+        }
         while self.fill()? {
             self.start = self.end;
         }

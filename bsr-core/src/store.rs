@@ -79,6 +79,12 @@ pub trait ReadStore: Send + Sync + std::fmt::Debug {
     fn read_bytes(&self, path: &str) -> Result<Bytes> {
         self.read_limited(path, u64::MAX).map(Bytes::from)
     }
+    /// The regular file at `path` opened read-only when the store is a local folder (no
+    /// symbolic link followed), `Ok(None)` for every other store. Readers use it to map large
+    /// files window by window ([`crate::read::ChunkStream::open`]).
+    fn open_local(&self, _path: &str) -> Result<Option<File>> {
+        Ok(None)
+    }
     /// The SHA-256 the store itself keeps for the object (S3 `ChecksumSHA256`), if any.
     fn stored_sha256(&self, _path: &str) -> Result<Option<[u8; 32]>> {
         Ok(None)
@@ -277,6 +283,21 @@ impl ReadStore for FsStore {
         let map =
             unsafe { memmap2::Mmap::map(&f) }.map_err(|e| Error::io(p.display().to_string(), e))?;
         Ok(Bytes::from_owner(map))
+    }
+
+    fn open_local(&self, path: &str) -> Result<Option<File>> {
+        let p = self.resolve(path)?;
+        let f = Self::open_nofollow(&p)?;
+        let m = f
+            .metadata()
+            .map_err(|e| Error::io(p.display().to_string(), e))?;
+        if !m.file_type().is_file() {
+            return Err(Error::io(
+                p.display().to_string(),
+                std::io::Error::other("not a regular file"),
+            ));
+        }
+        Ok(Some(f))
     }
 
     fn describe(&self, path: &str) -> String {

@@ -118,6 +118,10 @@ struct VerifyArgs {
     /// Do not compare the object store's own SHA-256 checksums.
     #[arg(long)]
     no_store_checksums: bool,
+    /// Read local data files with read calls instead of a sliding memory map (for folders that
+    /// another process may truncate while they are verified; a little slower).
+    #[arg(long)]
+    no_mmap: bool,
     /// Print only the summary line of each recording, not each problem.
     #[arg(long, short = 'q')]
     quiet: bool,
@@ -206,6 +210,7 @@ fn run_verify(a: VerifyArgs) -> anyhow::Result<i32> {
     let opts = VerifyOptions {
         trust,
         store_checksums: !a.no_store_checksums,
+        map_files: !a.no_mmap,
     };
     let jobs = jobs_or_cores(a.jobs);
     let s3 = a.trust.s3_flags();
@@ -318,6 +323,7 @@ fn run_facts(a: FactsArgs, events: bool) -> anyhow::Result<i32> {
     let opts = VerifyOptions {
         trust: trust_from(&a.trust)?,
         store_checksums: true,
+        map_files: true,
     };
     let jobs = jobs_or_cores(a.jobs);
     let s3 = a.trust.s3_flags();

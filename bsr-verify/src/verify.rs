@@ -50,6 +50,10 @@ pub struct VerifyOptions {
     pub trust: Trust,
     /// Compare the object store's own SHA-256 (S3 `ChecksumSHA256`) where it keeps one.
     pub store_checksums: bool,
+    /// Read local data files through a sliding memory map (no copy out of the page cache; see
+    /// the safety contract of [`bsr_core::read::ChunkStream::open`]). Off: plain `read` calls,
+    /// for folders that another process may still be truncating.
+    pub map_files: bool,
 }
 
 impl Default for VerifyOptions {
@@ -57,6 +61,7 @@ impl Default for VerifyOptions {
         VerifyOptions {
             trust: Trust::default(),
             store_checksums: true,
+            map_files: true,
         }
     }
 }
@@ -1088,8 +1093,8 @@ fn data_dir(name: &str) -> Option<&'static str> {
 /// Scans a `.data` file: hash, CRCs, structure, payload decoding, DATA totals.
 fn scan_data(cx: &mut Ctx, path: &str, name: &str, unsigned: bool) -> DataScan {
     let mut out = DataScan::default();
-    let reader = match cx.store.open(path) {
-        Ok(r) => r,
+    let mut s = match ChunkStream::open(cx.store, path, cx.opts.map_files) {
+        Ok(s) => s.with_sha256(),
         Err(e) => {
             cx.core_err("unreadable", path, &e, false);
             return out;
@@ -1098,7 +1103,6 @@ fn scan_data(cx: &mut Ctx, path: &str, name: &str, unsigned: bool) -> DataScan {
     let is_messages = name.starts_with("messages-");
     let is_requests = name.starts_with("requests-");
     let want_dir = format::data_file_direction(name);
-    let mut s = ChunkStream::new(reader, path).with_sha256();
     let mut seen_head = false;
     let mut seen_done = false;
     let mut after_done_reported = false;

@@ -27,6 +27,7 @@ fn trusted() -> VerifyOptions {
             recorder: Some(Arc::new(rt)),
         },
         store_checksums: true,
+        map_files: true,
     }
 }
 

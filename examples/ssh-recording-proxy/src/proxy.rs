@@ -1,0 +1,1085 @@
+//! The SSH side: a russh server facing the client, a russh client facing the upstream
+//! `sshd`, and the relaying between them.
+//!
+//! Client → upstream traffic arrives in the server [`Handler`] callbacks, which record it and
+//! forward it on the upstream channel. Requests that want a reply are forwarded with
+//! `want_reply` and the callback waits for the upstream's answer before answering the client,
+//! so the client sees the real server's verdict. Upstream → client traffic is read by one
+//! task per channel ([`upstream_reader`]), which records it and writes it to the client
+//! channel (waiting for the client's window: SSH flow control stays end to end).
+
+use crate::recorder::{Event, Recorder, RecordingConfig, SessionFacts, publish_failure};
+use bsr_core::ssh::{
+    ExitSignalRequest, ExitStatusRequest, Request, SignalRequest, UnknownRequest,
+    WindowChangeRequest, XonXoffRequest,
+};
+use bsr_core::{Direction, Timestamp};
+use bytes::Bytes;
+use russh::keys::{PrivateKey, PrivateKeyWithHashAlg, PublicKey};
+use russh::server::{Auth, ChannelOpenHandle, Msg, Session};
+use russh::{
+    Channel, ChannelId, ChannelMsg, ChannelOpenFailure, ChannelReadHalf, ChannelWriteHalf,
+    Disconnect, Pty, Sig, client, server,
+};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+/// How long a forwarded request may wait for the upstream's reply.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Everything the proxy needs to serve a connection.
+#[derive(Debug)]
+pub struct ProxyConfig {
+    /// `host:port` of the upstream `sshd`.
+    pub upstream: String,
+    /// User on the upstream server (default: the client's user).
+    pub upstream_user: Option<String>,
+    /// The proxy's identity towards the upstream server.
+    pub upstream_key: Arc<PrivateKey>,
+    /// The upstream server's host key (pinned).
+    pub upstream_host_key: PublicKey,
+    /// Client keys allowed in.
+    pub authorized: Vec<PublicKey>,
+    /// Recording, unless `--no-record`.
+    pub recording: Option<RecordingConfig>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The upstream client handler: checks the pinned host key.
+#[derive(Debug)]
+pub struct Upstream {
+    expected: PublicKey,
+}
+
+impl client::Handler for Upstream {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        key: &russh::keys::PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        Ok(match key {
+            russh::keys::PublicKeyOrCertificate::PublicKey { key, .. } => {
+                key.key_data() == self.expected.key_data()
+            }
+            russh::keys::PublicKeyOrCertificate::Certificate(_) => false,
+        })
+    }
+}
+
+type UpHandle = Arc<client::Handle<Upstream>>;
+
+/// State shared between a connection's handler and its supervisor.
+pub struct Shared {
+    /// The first recording failure.
+    pub failed: Arc<watch::Sender<Option<String>>>,
+    /// The upstream connection, once authenticated.
+    pub upstream: Mutex<Option<UpHandle>>,
+    /// The recorder, once the recording exists.
+    pub recorder: Mutex<Option<Recorder>>,
+    /// The per-channel upstream reader tasks.
+    pub tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("failed", &self.failed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    /// Fresh state.
+    pub fn new() -> Arc<Self> {
+        let (tx, _) = watch::channel(None);
+        Arc::new(Shared {
+            failed: Arc::new(tx),
+            upstream: Mutex::new(None),
+            recorder: Mutex::new(None),
+            tasks: Mutex::new(Vec::new()),
+        })
+    }
+}
+
+struct Chan {
+    key: u64,
+    up: ChannelWriteHalf<client::Msg>,
+    replies: mpsc::Receiver<bool>,
+}
+
+/// The server handler of one client connection.
+pub struct Conn {
+    cfg: Arc<ProxyConfig>,
+    peer: Option<SocketAddr>,
+    shared: Arc<Shared>,
+    user: String,
+    upstream: Option<UpHandle>,
+    rec: Option<Recorder>,
+    chans: HashMap<ChannelId, Chan>,
+    /// The session is being ended because recording failed: relay nothing more.
+    dead: bool,
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn")
+            .field("peer", &self.peer)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Conn {
+    /// A handler for a new client connection.
+    pub fn new(cfg: Arc<ProxyConfig>, peer: Option<SocketAddr>, shared: Arc<Shared>) -> Self {
+        Conn {
+            cfg,
+            peer,
+            shared,
+            user: String::new(),
+            upstream: None,
+            rec: None,
+            chans: HashMap::new(),
+            dead: false,
+        }
+    }
+
+    fn is_authorized(&self, key: &PublicKey) -> bool {
+        self.cfg
+            .authorized
+            .iter()
+            .any(|k| k.key_data() == key.key_data())
+    }
+
+    /// Records an event; on failure ends the session with the reason and returns false.
+    async fn record(&mut self, session: &mut Session, ev: Event) -> bool {
+        if self.dead {
+            return false;
+        }
+        let Some(rec) = &self.rec else {
+            return true;
+        };
+        match rec.send(ev).await {
+            Ok(()) => true,
+            Err(msg) => {
+                self.end_for_recording(session, &msg);
+                false
+            }
+        }
+    }
+
+    fn end_for_recording(&mut self, session: &mut Session, msg: &str) {
+        if self.dead {
+            return;
+        }
+        self.dead = true;
+        eprintln!("ssh-recording-proxy: {}: recording failed: {msg}", self.who());
+        let _ = session.disconnect(
+            Disconnect::ByApplication,
+            &format!("session recording failed, the session is ended: {msg}"),
+            "en",
+        );
+    }
+
+    fn who(&self) -> String {
+        match self.peer {
+            Some(p) => format!("{}@{p}", self.user),
+            None => self.user.clone(),
+        }
+    }
+
+    async fn connect_upstream(&self, user: &str) -> anyhow::Result<client::Handle<Upstream>> {
+        let config = Arc::new(client::Config {
+            nodelay: true,
+            ..Default::default()
+        });
+        let mut h = client::connect(
+            config,
+            self.cfg.upstream.as_str(),
+            Upstream {
+                expected: self.cfg.upstream_host_key.clone(),
+            },
+        )
+        .await?;
+        let upstream_user = self.cfg.upstream_user.as_deref().unwrap_or(user);
+        let r = h
+            .authenticate_publickey(
+                upstream_user,
+                PrivateKeyWithHashAlg::new(self.cfg.upstream_key.clone(), None),
+            )
+            .await?;
+        if !r.success() {
+            anyhow::bail!(
+                "the upstream server {} refused the proxy's key for user {upstream_user:?}",
+                self.cfg.upstream
+            );
+        }
+        Ok(h)
+    }
+
+    /// Opens the matching upstream channel, records the open and starts the reader task.
+    async fn open_channel(
+        &mut self,
+        client_chan: Channel<Msg>,
+        reply: ChannelOpenHandle,
+        session: &mut Session,
+        kind: OpenKind,
+    ) -> anyhow::Result<()> {
+        let Some(up) = self.upstream.clone() else {
+            reply.reject(ChannelOpenFailure::ConnectFailed).await;
+            return Ok(());
+        };
+        if self.dead {
+            reply
+                .reject(ChannelOpenFailure::AdministrativelyProhibited)
+                .await;
+            return Ok(());
+        }
+        let opened = match &kind {
+            OpenKind::Session => up.channel_open_session().await,
+            OpenKind::DirectTcpip {
+                host,
+                port,
+                orig_addr,
+                orig_port,
+            } => {
+                up.channel_open_direct_tcpip(host.clone(), *port, orig_addr.clone(), *orig_port)
+                    .await
+            }
+        };
+        let up_chan = match opened {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!(
+                    "ssh-recording-proxy: {}: upstream refused the channel: {e}",
+                    self.who()
+                );
+                let reason = match e {
+                    russh::Error::ChannelOpenFailure(r) => r,
+                    _ => ChannelOpenFailure::ConnectFailed,
+                };
+                reply.reject(reason).await;
+                return Ok(());
+            }
+        };
+        let key = self.rec.as_ref().map(|r| r.channel_key()).unwrap_or(0);
+        let up_id = up_chan.id().number();
+        let (channel_type, payload) = match &kind {
+            OpenKind::Session => ("session", Vec::new()),
+            OpenKind::DirectTcpip {
+                host,
+                port,
+                orig_addr,
+                orig_port,
+            } => {
+                let mut p = Vec::new();
+                put_str(&mut p, host.as_bytes());
+                p.extend_from_slice(&port.to_be_bytes());
+                put_str(&mut p, orig_addr.as_bytes());
+                p.extend_from_slice(&orig_port.to_be_bytes());
+                ("direct-tcpip", p)
+            }
+        };
+        let client_cfg = client::Config::default();
+        // The channel-open record carries what the upstream server saw: the proxy's channel
+        // number, window and packet size on the upstream hop.
+        let open = Request::from_channel_open(
+            channel_type,
+            up_id,
+            client_cfg.window_size,
+            client_cfg.maximum_packet_size,
+            &payload,
+        )?;
+        if !self
+            .record(
+                session,
+                Event::OpenChannel {
+                    key,
+                    channel_type: channel_type.to_string(),
+                    open,
+                    time: Timestamp::now(),
+                },
+            )
+            .await
+        {
+            let _ = up_chan.close().await;
+            reply
+                .reject(ChannelOpenFailure::AdministrativelyProhibited)
+                .await;
+            return Ok(());
+        }
+        let (up_read, up_write) = up_chan.split();
+        let (_client_read, client_write) = client_chan.split();
+        let (reply_tx, replies) = mpsc::channel(16);
+        self.chans.insert(
+            client_write.id(),
+            Chan {
+                key,
+                up: up_write,
+                replies,
+            },
+        );
+        let task = tokio::spawn(upstream_reader(
+            up_read,
+            client_write,
+            session.handle(),
+            self.rec.clone(),
+            key,
+            reply_tx,
+        ));
+        lock(&self.shared.tasks).push(task);
+        reply.accept().await;
+        Ok(())
+    }
+
+    /// Records a client request and forwards it; `forward` sends it upstream. When
+    /// `wants_reply`, waits for the upstream's answer and passes it on.
+    async fn relay_request<F, Fut>(
+        &mut self,
+        channel: ChannelId,
+        req: Request,
+        wants_reply: bool,
+        session: &mut Session,
+        forward: F,
+    ) -> anyhow::Result<()>
+    where
+        F: FnOnce(ChannelWriteHalf<client::Msg>) -> Fut,
+        Fut: std::future::Future<Output = (ChannelWriteHalf<client::Msg>, Result<(), russh::Error>)>,
+    {
+        let Some(key) = self.chans.get(&channel).map(|c| c.key) else {
+            session.channel_failure(channel)?;
+            return Ok(());
+        };
+        if !self
+            .record(
+                session,
+                Event::Request {
+                    key,
+                    dir: Direction::Inbound,
+                    time: Timestamp::now(),
+                    req,
+                },
+            )
+            .await
+        {
+            return Ok(());
+        }
+        let Some(c) = self.chans.remove(&channel) else {
+            return Ok(());
+        };
+        let Chan {
+            key,
+            up,
+            mut replies,
+        } = c;
+        let (up, sent) = forward(up).await;
+        let ok = if sent.is_err() {
+            false
+        } else if wants_reply {
+            matches!(
+                tokio::time::timeout(REPLY_TIMEOUT, replies.recv()).await,
+                Ok(Some(true))
+            )
+        } else {
+            true
+        };
+        self.chans.insert(channel, Chan { key, up, replies });
+        if wants_reply {
+            if ok {
+                session.channel_success(channel)?;
+            } else {
+                session.channel_failure(channel)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+enum OpenKind {
+    Session,
+    DirectTcpip {
+        host: String,
+        port: u32,
+        orig_addr: String,
+        orig_port: u32,
+    },
+}
+
+fn put_str(out: &mut Vec<u8>, s: &[u8]) {
+    out.extend_from_slice(&(s.len() as u32).to_be_bytes());
+    out.extend_from_slice(s);
+}
+
+/// The RFC 4254 signal name (without `SIG`).
+pub fn sig_name(s: &Sig) -> String {
+    match s {
+        Sig::ABRT => "ABRT",
+        Sig::ALRM => "ALRM",
+        Sig::FPE => "FPE",
+        Sig::HUP => "HUP",
+        Sig::ILL => "ILL",
+        Sig::INT => "INT",
+        Sig::KILL => "KILL",
+        Sig::PIPE => "PIPE",
+        Sig::QUIT => "QUIT",
+        Sig::SEGV => "SEGV",
+        Sig::TERM => "TERM",
+        Sig::USR1 => "USR1",
+        Sig::Custom(c) => c.as_str(),
+    }
+    .to_string()
+}
+
+/// The RFC 4254 wire payload of a pty-req.
+fn pty_payload(term: &str, dims: [u32; 4], modes: &[(Pty, u32)]) -> Vec<u8> {
+    let mut p = Vec::new();
+    put_str(&mut p, term.as_bytes());
+    for d in dims {
+        p.extend_from_slice(&d.to_be_bytes());
+    }
+    let mut m = Vec::new();
+    for (code, v) in modes.iter().filter(|(c, _)| *c != Pty::TTY_OP_END) {
+        m.push(*code as u8);
+        m.extend_from_slice(&v.to_be_bytes());
+    }
+    m.push(0);
+    put_str(&mut p, &m);
+    p
+}
+
+impl server::Handler for Conn {
+    type Error = anyhow::Error;
+
+    async fn auth_publickey_offered(
+        &mut self,
+        _user: &str,
+        offer: server::PublicKeyOffer<'_>,
+    ) -> Result<Auth, Self::Error> {
+        Ok(if self.is_authorized(offer.public_key) {
+            Auth::Accept
+        } else {
+            Auth::reject()
+        })
+    }
+
+    async fn auth_publickey(
+        &mut self,
+        user: &str,
+        key: server::VerifiedPublicKey<'_>,
+    ) -> Result<Auth, Self::Error> {
+        if !self.is_authorized(key.public_key) {
+            return Ok(Auth::reject());
+        }
+        self.user = user.to_string();
+        match self.connect_upstream(user).await {
+            Ok(h) => {
+                let h = Arc::new(h);
+                *lock(&self.shared.upstream) = Some(h.clone());
+                self.upstream = Some(h);
+                Ok(Auth::Accept)
+            }
+            Err(e) => {
+                eprintln!("ssh-recording-proxy: {}: upstream: {e:#}", self.who());
+                Ok(Auth::reject())
+            }
+        }
+    }
+
+    async fn auth_succeeded(&mut self, session: &mut Session) -> Result<(), Self::Error> {
+        let Some(rc) = self.cfg.recording.clone() else {
+            return Ok(());
+        };
+        let facts = SessionFacts {
+            user: self.user.clone(),
+            endpoint: format!("ssh://{}", self.cfg.upstream),
+        };
+        match Recorder::start(&rc, facts, self.shared.failed.clone()).await {
+            Ok(r) => {
+                eprintln!(
+                    "ssh-recording-proxy: {}: recording to {}",
+                    self.who(),
+                    r.dir
+                );
+                *lock(&self.shared.recorder) = Some(r.clone());
+                self.rec = Some(r);
+            }
+            Err(e) => {
+                let msg = format!("{e:#}");
+                publish_failure(&self.shared.failed, msg.clone());
+                self.end_for_recording(session, &msg);
+            }
+        }
+        Ok(())
+    }
+
+    async fn channel_open_session(
+        &mut self,
+        channel: Channel<Msg>,
+        reply: ChannelOpenHandle,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        self.open_channel(channel, reply, session, OpenKind::Session)
+            .await
+    }
+
+    async fn channel_open_direct_tcpip(
+        &mut self,
+        channel: Channel<Msg>,
+        host_to_connect: &str,
+        port_to_connect: u32,
+        originator_address: &str,
+        originator_port: u32,
+        reply: ChannelOpenHandle,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        self.open_channel(
+            channel,
+            reply,
+            session,
+            OpenKind::DirectTcpip {
+                host: host_to_connect.to_string(),
+                port: port_to_connect,
+                orig_addr: originator_address.to_string(),
+                orig_port: originator_port,
+            },
+        )
+        .await
+    }
+
+    async fn data(
+        &mut self,
+        channel: ChannelId,
+        data: &[u8],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        let Some(key) = self.chans.get(&channel).map(|c| c.key) else {
+            return Ok(());
+        };
+        let bytes = Bytes::copy_from_slice(data);
+        if !self
+            .record(
+                session,
+                Event::Data {
+                    key,
+                    dir: Direction::Inbound,
+                    time: Timestamp::now(),
+                    data: bytes.clone(),
+                },
+            )
+            .await
+        {
+            return Ok(());
+        }
+        if let Some(c) = self.chans.get(&channel) {
+            // Waits for the upstream window: back-pressure reaches the client.
+            let _ = c.up.data_bytes(bytes).await;
+        }
+        Ok(())
+    }
+
+    async fn extended_data(
+        &mut self,
+        channel: ChannelId,
+        code: u32,
+        data: &[u8],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        let Some(key) = self.chans.get(&channel).map(|c| c.key) else {
+            return Ok(());
+        };
+        let bytes = Bytes::copy_from_slice(data);
+        if !self
+            .record(
+                session,
+                Event::Data {
+                    key,
+                    dir: Direction::Inbound,
+                    time: Timestamp::now(),
+                    data: bytes.clone(),
+                },
+            )
+            .await
+        {
+            return Ok(());
+        }
+        if let Some(c) = self.chans.get(&channel) {
+            let _ = c.up.extended_data_bytes(code, bytes).await;
+        }
+        Ok(())
+    }
+
+    async fn channel_eof(
+        &mut self,
+        channel: ChannelId,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        if let Some(c) = self.chans.get(&channel) {
+            let _ = c.up.eof().await;
+        }
+        Ok(())
+    }
+
+    async fn channel_close(
+        &mut self,
+        channel: ChannelId,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        if let Some(c) = self.chans.remove(&channel) {
+            let _ = c.up.close().await;
+            self.record(
+                session,
+                Event::Closed {
+                    key: c.key,
+                    client_side: true,
+                    time: Timestamp::now(),
+                },
+            )
+            .await;
+        }
+        Ok(())
+    }
+
+    async fn pty_request(
+        &mut self,
+        channel: ChannelId,
+        term: &str,
+        col_width: u32,
+        row_height: u32,
+        pix_width: u32,
+        pix_height: u32,
+        modes: &[(Pty, u32)],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        let payload = pty_payload(term, [col_width, row_height, pix_width, pix_height], modes);
+        let req = Request::from_ssh_wire("pty-req", true, &payload)?;
+        let term = term.to_string();
+        let modes: Vec<(Pty, u32)> = modes
+            .iter()
+            .copied()
+            .filter(|(c, _)| *c != Pty::TTY_OP_END)
+            .collect();
+        self.relay_request(channel, req, true, session, move |up| async move {
+            let r = up
+                .request_pty(
+                    true, &term, col_width, row_height, pix_width, pix_height, &modes,
+                )
+                .await;
+            (up, r)
+        })
+        .await
+    }
+
+    async fn x11_request(
+        &mut self,
+        channel: ChannelId,
+        single_connection: bool,
+        x11_auth_protocol: &str,
+        x11_auth_cookie: &str,
+        x11_screen_number: u32,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        // Recorded, and refused: the proxy does not open X11 channels back to the client.
+        let mut p = vec![u8::from(single_connection)];
+        put_str(&mut p, x11_auth_protocol.as_bytes());
+        put_str(&mut p, x11_auth_cookie.as_bytes());
+        p.extend_from_slice(&x11_screen_number.to_be_bytes());
+        let req = Request::from_ssh_wire("x11-req", true, &p)?;
+        self.relay_request(channel, req, true, session, |up| async move {
+            (up, Err(russh::Error::Inconsistent))
+        })
+        .await
+    }
+
+    async fn env_request(
+        &mut self,
+        channel: ChannelId,
+        variable_name: &str,
+        variable_value: &str,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        let mut p = Vec::new();
+        put_str(&mut p, variable_name.as_bytes());
+        put_str(&mut p, variable_value.as_bytes());
+        let req = Request::from_ssh_wire("env", true, &p)?;
+        let (n, v) = (variable_name.to_string(), variable_value.to_string());
+        self.relay_request(channel, req, true, session, move |up| async move {
+            let r = up.set_env(true, n, v).await;
+            (up, r)
+        })
+        .await
+    }
+
+    async fn shell_request(
+        &mut self,
+        channel: ChannelId,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        let req = Request::from_ssh_wire("shell", true, &[])?;
+        self.relay_request(channel, req, true, session, |up| async move {
+            let r = up.request_shell(true).await;
+            (up, r)
+        })
+        .await
+    }
+
+    async fn exec_request(
+        &mut self,
+        channel: ChannelId,
+        data: &[u8],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        let mut p = Vec::new();
+        put_str(&mut p, data);
+        let req = Request::from_ssh_wire("exec", true, &p)?;
+        let cmd = data.to_vec();
+        self.relay_request(channel, req, true, session, move |up| async move {
+            let r = up.exec(true, cmd).await;
+            (up, r)
+        })
+        .await
+    }
+
+    async fn subsystem_request(
+        &mut self,
+        channel: ChannelId,
+        name: &str,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        let mut p = Vec::new();
+        put_str(&mut p, name.as_bytes());
+        let req = Request::from_ssh_wire("subsystem", true, &p)?;
+        let name = name.to_string();
+        self.relay_request(channel, req, true, session, move |up| async move {
+            let r = up.request_subsystem(true, name).await;
+            (up, r)
+        })
+        .await
+    }
+
+    async fn window_change_request(
+        &mut self,
+        channel: ChannelId,
+        col_width: u32,
+        row_height: u32,
+        pix_width: u32,
+        pix_height: u32,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        let req = Request::WindowChange(WindowChangeRequest {
+            request_type: "window-change".into(),
+            want_reply: false,
+            terminal_width_columns: col_width,
+            terminal_height_rows: row_height,
+            terminal_width_pixels: pix_width,
+            terminal_height_pixels: pix_height,
+        });
+        self.relay_request(channel, req, false, session, move |up| async move {
+            let r = up
+                .window_change(col_width, row_height, pix_width, pix_height)
+                .await;
+            (up, r)
+        })
+        .await
+    }
+
+    async fn agent_request(
+        &mut self,
+        channel: ChannelId,
+        session: &mut Session,
+    ) -> Result<bool, Self::Error> {
+        // A request without its own BSR type: recorded as an unknown request, and refused
+        // (the proxy does not forward agents).
+        let req = Request::Unknown(UnknownRequest {
+            request_type: "auth-agent-req@openssh.com".into(),
+            want_reply: true,
+            data: Vec::new(),
+        });
+        if let Some(key) = self.chans.get(&channel).map(|c| c.key) {
+            self.record(
+                session,
+                Event::Request {
+                    key,
+                    dir: Direction::Inbound,
+                    time: Timestamp::now(),
+                    req,
+                },
+            )
+            .await;
+        }
+        Ok(false)
+    }
+
+    async fn signal(
+        &mut self,
+        channel: ChannelId,
+        signal: Sig,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        let req = Request::Signal(SignalRequest {
+            request_type: "signal".into(),
+            want_reply: false,
+            signal_name: sig_name(&signal),
+        });
+        self.relay_request(channel, req, false, session, move |up| async move {
+            let r = up.signal(signal).await;
+            (up, r)
+        })
+        .await
+    }
+
+    async fn tcpip_forward(
+        &mut self,
+        address: &str,
+        port: &mut u32,
+        session: &mut Session,
+    ) -> Result<bool, Self::Error> {
+        // Remote forwarding is recorded and refused (the proxy would have to open
+        // forwarded-tcpip channels towards the client).
+        let mut p = Vec::new();
+        put_str(&mut p, address.as_bytes());
+        p.extend_from_slice(&port.to_be_bytes());
+        let req = Request::from_ssh_wire("tcpip-forward", true, &p)?;
+        self.record_conn(session, req).await;
+        Ok(false)
+    }
+
+    async fn cancel_tcpip_forward(
+        &mut self,
+        address: &str,
+        port: u32,
+        session: &mut Session,
+    ) -> Result<bool, Self::Error> {
+        let mut p = Vec::new();
+        put_str(&mut p, address.as_bytes());
+        p.extend_from_slice(&port.to_be_bytes());
+        let req = Request::from_ssh_wire("cancel-tcpip-forward", true, &p)?;
+        self.record_conn(session, req).await;
+        Ok(false)
+    }
+}
+
+impl Conn {
+    async fn record_conn(&mut self, session: &mut Session, req: Request) {
+        self.record(
+            session,
+            Event::ConnRequest {
+                dir: Direction::Inbound,
+                time: Timestamp::now(),
+                req,
+            },
+        )
+        .await;
+    }
+}
+
+/// Relays one upstream channel to the client: data, EOF, close, exit-status, exit-signal,
+/// xon-xoff; request replies go to the waiting handler.
+async fn upstream_reader(
+    mut up: ChannelReadHalf,
+    client: ChannelWriteHalf<Msg>,
+    handle: server::Handle,
+    rec: Option<Recorder>,
+    key: u64,
+    replies: mpsc::Sender<bool>,
+) {
+    let id = client.id();
+    let record = |ev: Event| {
+        let rec = rec.clone();
+        async move {
+            match rec {
+                Some(r) => r.send(ev).await.is_ok(),
+                None => true,
+            }
+        }
+    };
+    let out = |req: Request| Event::Request {
+        key,
+        dir: Direction::Outbound,
+        time: Timestamp::now(),
+        req,
+    };
+    while let Some(msg) = up.wait().await {
+        let ok = match msg {
+            ChannelMsg::Data { data } => {
+                let ok = record(Event::Data {
+                    key,
+                    dir: Direction::Outbound,
+                    time: Timestamp::now(),
+                    data: data.clone(),
+                })
+                .await;
+                // Waits for the client's window: back-pressure reaches the upstream.
+                ok && client.data_bytes(data).await.is_ok()
+            }
+            ChannelMsg::ExtendedData { data, ext } => {
+                let ok = record(Event::Data {
+                    key,
+                    dir: Direction::Outbound,
+                    time: Timestamp::now(),
+                    data: data.clone(),
+                })
+                .await;
+                ok && client.extended_data_bytes(ext, data).await.is_ok()
+            }
+            ChannelMsg::Eof => client.eof().await.is_ok(),
+            ChannelMsg::Close => break,
+            ChannelMsg::ExitStatus { exit_status } => {
+                let ok = record(out(Request::ExitStatus(ExitStatusRequest {
+                    request_type: "exit-status".into(),
+                    want_reply: false,
+                    exit_status,
+                })))
+                .await;
+                ok && client.exit_status(exit_status).await.is_ok()
+            }
+            ChannelMsg::ExitSignal {
+                signal_name,
+                core_dumped,
+                error_message,
+                lang_tag,
+            } => {
+                let ok = record(out(Request::ExitSignal(ExitSignalRequest {
+                    request_type: "exit-signal".into(),
+                    want_reply: false,
+                    signal_name: sig_name(&signal_name),
+                    core_dumped,
+                    error_message: error_message.clone(),
+                    language_tag: lang_tag.clone(),
+                })))
+                .await;
+                ok && handle
+                    .exit_signal_request(id, signal_name, core_dumped, error_message, lang_tag)
+                    .await
+                    .is_ok()
+            }
+            ChannelMsg::XonXoff { client_can_do } => {
+                let ok = record(out(Request::XonXoff(XonXoffRequest {
+                    request_type: "xon-xoff".into(),
+                    want_reply: false,
+                    client_can_do,
+                })))
+                .await;
+                ok && handle.xon_xoff_request(id, client_can_do).await.is_ok()
+            }
+            ChannelMsg::Success => {
+                let _ = replies.try_send(true);
+                true
+            }
+            ChannelMsg::Failure => {
+                let _ = replies.try_send(false);
+                true
+            }
+            _ => true,
+        };
+        if !ok {
+            // A recording failure: the supervisor ends the session with the reason.
+            break;
+        }
+    }
+    let _ = client.close().await;
+    if let Some(r) = &rec {
+        let _ = r
+            .send(Event::Closed {
+                key,
+                client_side: false,
+                time: Timestamp::now(),
+            })
+            .await;
+    }
+}
+
+/// Serves one client TCP connection to its end, then closes the recording: finished and
+/// signed after a clean end, left unfinished after a recording failure.
+pub async fn serve(
+    server_cfg: Arc<server::Config>,
+    cfg: Arc<ProxyConfig>,
+    stream: tokio::net::TcpStream,
+    peer: Option<SocketAddr>,
+) {
+    let _ = stream.set_nodelay(true);
+    let shared = Shared::new();
+    let mut failed_rx = shared.failed.subscribe();
+    let handler = Conn::new(cfg, peer, shared.clone());
+    let running = match server::run_stream(server_cfg, stream, handler).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ssh-recording-proxy: {peer:?}: {e:#}");
+            return;
+        }
+    };
+    let handle = running.handle();
+    tokio::pin!(running);
+    let mut told = false;
+    let result = loop {
+        tokio::select! {
+            r = &mut running => break r,
+            changed = failed_rx.changed(), if !told => {
+                if changed.is_err() {
+                    told = true;
+                    continue;
+                }
+                let msg = failed_rx.borrow_and_update().clone();
+                if let Some(msg) = msg {
+                    told = true;
+                    eprintln!("ssh-recording-proxy: {peer:?}: recording failed: {msg}");
+                    let _ = handle
+                        .disconnect(
+                            Disconnect::ByApplication,
+                            format!("session recording failed, the session is ended: {msg}"),
+                            "en".into(),
+                        )
+                        .await;
+                    let up = lock(&shared.upstream).clone();
+                    if let Some(up) = up {
+                        let _ = up.disconnect(Disconnect::ByApplication, "", "en").await;
+                    }
+                }
+            }
+        }
+    };
+    if let Err(e) = &result {
+        // A client that goes away mid-session is a normal end; say so and go on.
+        eprintln!("ssh-recording-proxy: {peer:?}: session ended: {e:#}");
+    }
+    let upstream = lock(&shared.upstream).take();
+    if let Some(up) = &upstream {
+        let _ = up
+            .disconnect(Disconnect::ByApplication, "client disconnected", "en")
+            .await;
+    }
+    let tasks: Vec<JoinHandle<()>> = std::mem::take(&mut *lock(&shared.tasks));
+    for t in tasks {
+        let abort = t.abort_handle();
+        if tokio::time::timeout(Duration::from_secs(10), t)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
+    }
+    drop(upstream);
+    let rec = lock(&shared.recorder).take();
+    if let Some(rec) = rec {
+        match rec.failure() {
+            Some(f) => eprintln!(
+                "ssh-recording-proxy: {peer:?}: recording {} left UNFINISHED: {f}",
+                rec.dir
+            ),
+            None => match rec.finish().await {
+                Ok(dir) => eprintln!("ssh-recording-proxy: {peer:?}: recording {dir} finished"),
+                Err(e) => eprintln!(
+                    "ssh-recording-proxy: {peer:?}: recording {} left UNFINISHED: {e}",
+                    rec.dir
+                ),
+            },
+        }
+    }
+}

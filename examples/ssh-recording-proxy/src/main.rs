@@ -113,10 +113,11 @@ async fn main() -> anyhow::Result<()> {
                     .with_context(|| format!("reading KEK {}", kek.display()))?,
             );
             let recorder_key = match &cli.recorder_key {
-                Some(p) => Some(Arc::new(
-                    RecorderKey::from_file(p)
-                        .with_context(|| format!("reading recorder key {}", p.display()))?,
-                )),
+                Some(p) => {
+                    Some(Arc::new(RecorderKey::from_file(p).with_context(|| {
+                        format!("reading recorder key {}", p.display())
+                    })?))
+                }
                 None => None,
             };
             let mut store: Arc<dyn WriteStore> = Arc::new(FsStore::new(dir));

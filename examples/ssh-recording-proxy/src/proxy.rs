@@ -181,7 +181,10 @@ impl Conn {
             return;
         }
         self.dead = true;
-        eprintln!("ssh-recording-proxy: {}: recording failed: {msg}", self.who());
+        eprintln!(
+            "ssh-recording-proxy: {}: recording failed: {msg}",
+            self.who()
+        );
         let _ = session.disconnect(
             Disconnect::ByApplication,
             &format!("session recording failed, the session is ended: {msg}"),
@@ -352,7 +355,8 @@ impl Conn {
     ) -> anyhow::Result<()>
     where
         F: FnOnce(ChannelWriteHalf<client::Msg>) -> Fut,
-        Fut: std::future::Future<Output = (ChannelWriteHalf<client::Msg>, Result<(), russh::Error>)>,
+        Fut:
+            std::future::Future<Output = (ChannelWriteHalf<client::Msg>, Result<(), russh::Error>)>,
     {
         let Some(key) = self.chans.get(&channel).map(|c| c.key) else {
             session.channel_failure(channel)?;

@@ -300,13 +300,13 @@ fn create(cfg: &RecordingConfig, facts: &SessionFacts) -> bsr_core::Result<State
     })
 }
 
-fn chan<'a>(chans: &'a mut HashMap<u64, Chan>, key: u64) -> bsr_core::Result<&'a mut Chan> {
+fn chan(chans: &mut HashMap<u64, Chan>, key: u64) -> bsr_core::Result<&mut Chan> {
     chans
         .get_mut(&key)
         .ok_or_else(|| bsr_core::Error::Usage(format!("internal: no open channel {key}")))
 }
 
-/// Applies one event. `Ok(Some(dir))` when the recording was finished.
+/// Applies one event (every kind but `Finish`).
 fn apply(st: &mut State, ev: Event) -> bsr_core::Result<()> {
     match ev {
         Event::OpenChannel {
@@ -360,7 +360,9 @@ fn apply(st: &mut State, ev: Event) -> bsr_core::Result<()> {
             }
         }
         Event::Finish { .. } => {
-            return Err(bsr_core::Error::Usage("internal: finish handled by the loop".into()));
+            return Err(bsr_core::Error::Usage(
+                "internal: finish handled by the loop".into(),
+            ));
         }
     }
     Ok(())

@@ -1,0 +1,829 @@
+//! End to end: real OpenSSH on both sides of the proxy.
+//!
+//! Each test starts its own `sshd` (temporary configuration, host key and authorized keys on a
+//! free loopback port) and its own proxy, drives the OpenSSH client through the proxy, then
+//! verifies the recording with bsr-verify's library (the verdict behind `bsr-verify --kek`'s
+//! exit code) and converts channels with bsr-asciicast's library.
+//!
+//! Without OpenSSH (or tmux) the tests print a loud notice and return; with
+//! `BSR_REQUIRE_OPENSSH=1` (set by `.ci/test`) they fail instead.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use bsr_asciicast::convert::{ChannelFiles, ConvertOptions, convert};
+use bsr_asciicast::error::ConvertError;
+use bsr_core::Direction;
+use bsr_core::kms::{AeadWrapper, RecorderTrust};
+use bsr_core::meta::ChannelSummary;
+use bsr_core::read::{ChannelRecording, Recording};
+use bsr_core::ssh::{Decoded, Request, decode_chunk_payload};
+use bsr_core::store::FsStore;
+use bsr_verify::{Trust, Verdict, VerifyOptions, verify};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const SSHD: &str = "/usr/sbin/sshd";
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn kek_file() -> PathBuf {
+    repo_root().join("testdata/keys/test-kek.hex")
+}
+
+fn recorder_key_file() -> PathBuf {
+    repo_root().join("testdata/keys/test-recorder.key")
+}
+
+fn recorder_pub_file() -> PathBuf {
+    repo_root().join("testdata/keys/test-recorder.pub")
+}
+
+fn have(cmd: &str, arg: &str) -> bool {
+    Command::new(cmd)
+        .arg(arg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+/// Whether the OpenSSH tools (and tmux when `tmux` is set) are here. Missing: fail under
+/// `BSR_REQUIRE_OPENSSH=1`, otherwise a loud notice and the test is skipped.
+fn openssh_ready(tmux: bool) -> bool {
+    let mut missing = Vec::new();
+    if !Path::new(SSHD).exists() {
+        missing.push(SSHD);
+    }
+    for (c, a) in [
+        ("ssh", "-V"),
+        ("ssh-keygen", "--help"),
+        ("sftp", "-h"),
+        ("scp", "-h"),
+    ] {
+        if !have(c, a) {
+            missing.push(c);
+        }
+    }
+    if tmux && !have("tmux", "-V") {
+        missing.push("tmux");
+    }
+    if missing.is_empty() {
+        return true;
+    }
+    let msg = format!(
+        "OpenSSH end-to-end test needs {} (apt-get install openssh-server openssh-client tmux)",
+        missing.join(", ")
+    );
+    if std::env::var("BSR_REQUIRE_OPENSSH").as_deref() == Ok("1") {
+        panic!("{msg}; BSR_REQUIRE_OPENSSH=1 is set");
+    }
+    // Straight to the file descriptor, past the test harness's output capture: loud.
+    let bar = "!".repeat(76);
+    let _ = writeln!(
+        std::io::stderr(),
+        "\n{bar}\n!!! SKIPPED: {msg}\n!!! (set BSR_REQUIRE_OPENSSH=1 to make this a failure)\n{bar}\n"
+    );
+    false
+}
+
+/// Kills (and reaps) a child when dropped, also when a test fails.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Kills a tmux server when dropped.
+struct TmuxServer(String);
+
+impl Drop for TmuxServer {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.0, "kill-server"])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !f() {
+        if t0.elapsed() > timeout {
+            panic!("timed out waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn keygen(path: &Path) {
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "bsr-test", "-f"])
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(st.success(), "ssh-keygen failed");
+}
+
+enum Mode {
+    Record,
+    NoRecord,
+    FailAfter(u64),
+}
+
+/// sshd + proxy in a temporary folder.
+struct Env {
+    dir: tempfile::TempDir,
+    rec_dir: PathBuf,
+    proxy_port: u16,
+    user: String,
+    // Dropped in this order: the proxy first, then sshd.
+    _proxy: Killed,
+    _sshd: Killed,
+}
+
+impl Env {
+    fn start(mode: Mode) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for k in ["host_key", "proxy_host_key", "client_key", "upstream_key"] {
+            keygen(&d.join(k));
+        }
+        std::fs::copy(d.join("upstream_key.pub"), d.join("sshd_authorized_keys")).unwrap();
+        std::fs::copy(d.join("client_key.pub"), d.join("proxy_authorized_keys")).unwrap();
+        // Privilege separation directory of Debian's sshd.
+        let _ = std::fs::create_dir_all("/run/sshd");
+        let sshd_port = free_port();
+        let config = format!(
+            "Port {sshd_port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
+             AuthorizedKeysFile {d}/sshd_authorized_keys\nStrictModes no\nUsePAM no\n\
+             PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
+             PermitRootLogin prohibit-password\nAllowTcpForwarding yes\nSubsystem sftp internal-sftp\n\
+             PrintMotd no\nLogLevel ERROR\n",
+            d = d.display()
+        );
+        std::fs::write(d.join("sshd_config"), config).unwrap();
+        let sshd_log = std::fs::File::create(d.join("sshd.log")).unwrap();
+        let sshd = Killed(
+            Command::new(SSHD)
+                .args(["-D", "-e", "-f"])
+                .arg(d.join("sshd_config"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(sshd_log)
+                .spawn()
+                .unwrap(),
+        );
+        wait_for("sshd to listen", Duration::from_secs(10), || {
+            TcpStream::connect(("127.0.0.1", sshd_port)).is_ok()
+        });
+
+        let rec_dir = d.join("recordings");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ssh-recording-proxy"));
+        cmd.arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--host-key")
+            .arg(d.join("proxy_host_key"))
+            .arg("--authorized-keys")
+            .arg(d.join("proxy_authorized_keys"))
+            .arg("--upstream")
+            .arg(format!("127.0.0.1:{sshd_port}"))
+            .arg("--upstream-key")
+            .arg(d.join("upstream_key"))
+            .arg("--upstream-host-key")
+            .arg(d.join("host_key.pub"));
+        match mode {
+            Mode::NoRecord => {
+                cmd.arg("--no-record");
+            }
+            Mode::Record | Mode::FailAfter(_) => {
+                cmd.arg("--recordings")
+                    .arg(&rec_dir)
+                    .arg("--kek")
+                    .arg(kek_file())
+                    .arg("--recorder-key")
+                    .arg(recorder_key_file());
+                if let Mode::FailAfter(n) = mode {
+                    cmd.arg("--fail-recording-after-bytes").arg(n.to_string());
+                }
+            }
+        }
+        let proxy_log = std::fs::File::create(d.join("proxy.log")).unwrap();
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(proxy_log)
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let proxy = Killed(child);
+        let proxy_port: u16 = line
+            .trim()
+            .strip_prefix("listening on ")
+            .and_then(|a| a.rsplit(':').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("proxy did not start: {line:?}"));
+        let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout)
+            .unwrap()
+            .trim()
+            .to_string();
+        Env {
+            dir,
+            rec_dir,
+            proxy_port,
+            user,
+            _proxy: proxy,
+            _sshd: sshd,
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn client_opts(&self) -> Vec<String> {
+        [
+            "-F",
+            "/dev/null",
+            "-i",
+            &self.path("client_key").display().to_string(),
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "LogLevel=ERROR",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    }
+
+    fn ssh(&self) -> Command {
+        let mut c = Command::new("ssh");
+        c.args(self.client_opts())
+            .args(["-p", &self.proxy_port.to_string()]);
+        c
+    }
+
+    fn target(&self) -> String {
+        format!("{}@127.0.0.1", self.user)
+    }
+
+    fn proxy_log(&self) -> String {
+        std::fs::read_to_string(self.path("proxy.log")).unwrap_or_default()
+    }
+
+    /// The recordings, once `n` of them are finished (signed).
+    fn finished_recordings(&self, n: usize) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        let t0 = Instant::now();
+        loop {
+            found.clear();
+            if let Ok(rd) = std::fs::read_dir(&self.rec_dir) {
+                for e in rd.flatten() {
+                    if e.path().join("SHA256SUM.sig").exists() {
+                        found.push(e.path());
+                    }
+                }
+            }
+            if found.len() >= n {
+                found.sort();
+                return found;
+            }
+            if t0.elapsed() > Duration::from_secs(20) {
+                panic!(
+                    "{} finished recording(s), expected {n}; proxy log:\n{}",
+                    found.len(),
+                    self.proxy_log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// `bsr-verify --kek KEK --recorder-key PUB RECORDING`, as a library call.
+fn verdict(rec: &Path) -> (Verdict, String) {
+    let store = FsStore::new(rec.parent().unwrap());
+    let name = rec.file_name().unwrap().to_str().unwrap();
+    let opts = VerifyOptions {
+        trust: Trust {
+            kek: Some(Arc::new(AeadWrapper::from_kek_file(&kek_file()).unwrap())),
+            recorder: Some(Arc::new(
+                RecorderTrust::from_file(&recorder_pub_file()).unwrap(),
+            )),
+        },
+        ..Default::default()
+    };
+    let report = verify(&store, name, &opts);
+    let problems = report
+        .problems
+        .iter()
+        .map(|p| p.to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    (report.verdict, problems)
+}
+
+fn assert_authentic(rec: &Path) {
+    let (v, problems) = verdict(rec);
+    assert_eq!(
+        (v, v.exit_code()),
+        (Verdict::Authentic, 0),
+        "{}: {problems}",
+        rec.display()
+    );
+}
+
+/// Every channel of a recording with its connection folder and summary.
+fn channels(rec: &Path) -> Vec<(String, ChannelRecording, ChannelSummary)> {
+    let r = Recording::open_path(rec).unwrap();
+    let mut out = Vec::new();
+    for conn in r.connections().unwrap() {
+        for ch in conn.channels().unwrap() {
+            let s = ch.summary().unwrap().expect("channel summary");
+            out.push((conn.dir().to_string(), ch, s));
+        }
+    }
+    out
+}
+
+fn requests(ch: &ChannelRecording, d: Direction) -> Vec<Request> {
+    let f = ch.requests(d).unwrap();
+    let mut out = Vec::new();
+    for c in f.chunks().unwrap() {
+        let c = c.unwrap();
+        if let Decoded::Request(r) = decode_chunk_payload(&c, true).unwrap() {
+            out.push(r);
+        }
+    }
+    out
+}
+
+fn convert_channel(
+    conn_dir: &str,
+    ch: &ChannelRecording,
+    opts: ConvertOptions,
+) -> Result<
+    (
+        serde_json::Value,
+        Vec<serde_json::Value>,
+        bsr_asciicast::convert::SecurityReport,
+    ),
+    ConvertError,
+> {
+    let files = ChannelFiles::of_channel(ch, Some(conn_dir))?;
+    let mut cast = Vec::new();
+    let done = convert(&files, &opts, &mut cast)?;
+    let text = String::from_utf8(cast).unwrap();
+    let mut lines = text.lines();
+    let header: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    let events = lines.map(|l| serde_json::from_str(l).unwrap()).collect();
+    Ok((header, events, done.report))
+}
+
+fn output_text(events: &[serde_json::Value]) -> String {
+    events
+        .iter()
+        .filter(|e| e[1] == "o")
+        .map(|e| e[2].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn interactive_shell_under_a_pty() {
+    if !openssh_ready(true) {
+        return;
+    }
+    let env = Env::start(Mode::Record);
+    let sock = format!("bsr-e2e-{}", std::process::id());
+    let tmux = TmuxServer(sock.clone());
+    std::fs::write(env.path("tmux.conf"), "set -g status off\n").unwrap();
+    let ssh_cmd = {
+        let mut parts = vec!["ssh".to_string()];
+        parts.extend(env.client_opts());
+        parts.extend([
+            "-tt".into(),
+            "-p".into(),
+            env.proxy_port.to_string(),
+            env.target(),
+        ]);
+        parts.join(" ")
+    };
+    let status_file = env.path("status");
+    let script = format!("{ssh_cmd}; echo $? > {}", status_file.display());
+    let t = |args: &[&str]| {
+        let st = Command::new("tmux")
+            .args(["-L", &sock])
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(st.success(), "tmux {args:?}");
+    };
+    let capture = || {
+        let out = Command::new("tmux")
+            .args(["-L", &sock, "capture-pane", "-p", "-J", "-t", "t"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let conf = env.path("tmux.conf").display().to_string();
+    t(&[
+        "-f",
+        &conf,
+        "new-session",
+        "-d",
+        "-s",
+        "t",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    t(&["send-keys", "-t", "t", "-l", "echo ready-$((1+1))"]);
+    t(&["send-keys", "-t", "t", "Enter"]);
+    wait_for("the remote shell", Duration::from_secs(20), || {
+        capture().contains("ready-2")
+    });
+    // Multi-byte UTF-8 that appears only in the output (the typed command is ASCII).
+    t(&[
+        "send-keys",
+        "-t",
+        "t",
+        "-l",
+        r"printf '\342\234\223 caf\303\251 \346\227\245\346\234\254 marker-%s\n' $((6*7))",
+    ]);
+    t(&["send-keys", "-t", "t", "Enter"]);
+    wait_for("the UTF-8 line", Duration::from_secs(10), || {
+        capture().contains("marker-42")
+    });
+    t(&["resize-window", "-t", "t", "-x", "120", "-y", "40"]);
+    std::thread::sleep(Duration::from_millis(300));
+    t(&["send-keys", "-t", "t", "-l", "stty size; exit 3"]);
+    t(&["send-keys", "-t", "t", "Enter"]);
+    wait_for("ssh to exit", Duration::from_secs(20), || {
+        std::fs::read_to_string(&status_file).is_ok_and(|s| s.ends_with('\n'))
+    });
+    drop(tmux);
+    assert_eq!(
+        std::fs::read_to_string(&status_file).unwrap().trim(),
+        "3",
+        "ssh exit status; proxy log:\n{}",
+        env.proxy_log()
+    );
+
+    let recs = env.finished_recordings(1);
+    assert_eq!(recs.len(), 1);
+    assert_authentic(&recs[0]);
+    let chans = channels(&recs[0]);
+    let shells: Vec<_> = chans
+        .iter()
+        .filter(|(_, _, s)| s.session_program == "shell")
+        .collect();
+    assert_eq!(shells.len(), 1, "one shell channel");
+    let (conn_dir, ch, summary) = shells[0];
+    assert!(
+        summary.bytes_up > 0 && summary.bytes_down > 0,
+        "{summary:?}"
+    );
+    // The pty-req as the client sent it: the tmux pane's size.
+    let inbound = requests(ch, Direction::Inbound);
+    let pty = inbound
+        .iter()
+        .find_map(|r| match r {
+            Request::Pty(p) => Some(p.clone()),
+            _ => None,
+        })
+        .expect("pty-req recorded");
+    assert_eq!(
+        (pty.terminal_width_characters, pty.terminal_height_rows),
+        (100, 30)
+    );
+    assert!(
+        inbound.iter().any(|r| matches!(r, Request::WindowChange(w)
+            if w.terminal_width_columns == 120 && w.terminal_height_rows == 40)),
+        "window-change 120x40 recorded: {inbound:?}"
+    );
+
+    let opts = ConvertOptions {
+        resize: true,
+        ..Default::default()
+    };
+    let (header, events, report) = convert_channel(conn_dir, ch, opts).unwrap();
+    // Boundary's header: the pty-req size grown by window changes.
+    assert_eq!(
+        (header["width"].as_u64(), header["height"].as_u64()),
+        (Some(120), Some(40))
+    );
+    assert!(
+        events.iter().any(|e| e[1] == "r" && e[2] == "120x40"),
+        "resize event: {events:?}"
+    );
+    let out = output_text(&events);
+    assert!(
+        out.contains("✓ café 日本 marker-42"),
+        "cast output: {out:?}"
+    );
+    assert!(
+        out.contains("40 120"),
+        "stty size after the resize: {out:?}"
+    );
+    assert_eq!(report.session_program, "shell");
+    assert_eq!(report.exit_status, Some(3));
+}
+
+#[test]
+fn exec_command() {
+    if !openssh_ready(false) {
+        return;
+    }
+    let env = Env::start(Mode::Record);
+    let command = r"echo exec-$((40+2)); printf 'caf\303\251\n'; exit 7";
+    let out = env.ssh().arg(env.target()).arg(command).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "stderr: {}; proxy log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        env.proxy_log()
+    );
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "exec-42\ncafé\n");
+
+    let recs = env.finished_recordings(1);
+    assert_authentic(&recs[0]);
+    let chans = channels(&recs[0]);
+    assert_eq!(chans.len(), 1);
+    let (conn_dir, ch, summary) = &chans[0];
+    assert_eq!(summary.session_program, "exec");
+    assert_eq!(summary.bytes_down, "exec-42\ncafé\n".len() as u64);
+    let (_, events, report) = convert_channel(conn_dir, ch, ConvertOptions::default()).unwrap();
+    assert_eq!(report.session_program, "exec");
+    assert_eq!(report.exec_command.as_deref(), Some(command));
+    assert_eq!(report.exit_status, Some(7));
+    assert_eq!(output_text(&events), "exec-42\ncafé\n");
+}
+
+#[test]
+fn sftp_and_scp_subsystem_and_exec_transfers() {
+    if !openssh_ready(false) {
+        return;
+    }
+    let env = Env::start(Mode::Record);
+    let data: Vec<u8> = (0..1_500_000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    let src = env.path("payload.bin");
+    std::fs::write(&src, &data).unwrap();
+    let up = env.path("uploaded.bin");
+    let down = env.path("downloaded.bin");
+    let batch = env.path("batch");
+    std::fs::write(
+        &batch,
+        format!(
+            "put {} {}\nget {} {}\nbye\n",
+            src.display(),
+            up.display(),
+            up.display(),
+            down.display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new("sftp")
+        .args(env.client_opts())
+        .args(["-P", &env.proxy_port.to_string(), "-b"])
+        .arg(&batch)
+        .arg(env.target())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "sftp: {}; proxy log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        env.proxy_log()
+    );
+    assert_eq!(std::fs::read(&down).unwrap(), data, "sftp round trip");
+
+    // Legacy scp protocol: an exec channel running `scp -t`.
+    let scp_dst = env.path("scp-copy.bin");
+    let out = Command::new("scp")
+        .args(env.client_opts())
+        .args(["-O", "-P", &env.proxy_port.to_string()])
+        .arg(&src)
+        .arg(format!("{}:{}", env.target(), scp_dst.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "scp: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read(&scp_dst).unwrap(), data, "scp copy");
+
+    let recs = env.finished_recordings(2);
+    let mut saw_sftp = false;
+    let mut saw_scp = false;
+    for rec in &recs {
+        assert_authentic(rec);
+        for (conn_dir, ch, s) in channels(rec) {
+            if s.session_program == "subsystem" {
+                saw_sftp = true;
+                assert_eq!(s.subsystem_name, "sftp");
+                assert!(s.bytes_up >= data.len() as u64, "{s:?}");
+                assert!(s.bytes_down >= data.len() as u64, "{s:?}");
+                match convert_channel(&conn_dir, &ch, ConvertOptions::default()) {
+                    Err(ConvertError::NotInteractive(m)) => {
+                        assert!(m.contains("sftp") && m.contains("subsystem"), "{m}")
+                    }
+                    other => panic!("sftp channel converted: {:?}", other.map(|x| x.2)),
+                }
+            } else if s.session_program == "exec" {
+                saw_scp = true;
+                assert_eq!(
+                    (s.exec_program.as_str(), s.file_transfer_direction.as_str()),
+                    ("scp", "upload")
+                );
+                assert!(s.bytes_up >= data.len() as u64, "{s:?}");
+            }
+        }
+    }
+    assert!(saw_sftp && saw_scp, "sftp {saw_sftp}, scp {saw_scp}");
+}
+
+#[test]
+fn local_port_forwarding() {
+    if !openssh_ready(false) {
+        return;
+    }
+    let env = Env::start(Mode::Record);
+    // A loopback echo server.
+    let echo = TcpListener::bind("127.0.0.1:0").unwrap();
+    let echo_port = echo.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in echo.incoming() {
+            let Ok(mut s) = s else { break };
+            std::thread::spawn(move || {
+                let mut r = s.try_clone().unwrap();
+                let _ = std::io::copy(&mut r, &mut s);
+                let _ = s.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    let local_port = free_port();
+    let fwd = Killed(
+        env.ssh()
+            .args(["-N", "-o", "ExitOnForwardFailure=yes", "-L"])
+            .arg(format!("{local_port}:127.0.0.1:{echo_port}"))
+            .arg(env.target())
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("the forwarded port", Duration::from_secs(15), || {
+        TcpStream::connect(("127.0.0.1", local_port)).is_ok()
+    });
+    // Give the probe connection's channel time to close before the real one.
+    std::thread::sleep(Duration::from_millis(200));
+    let payload: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let mut c = TcpStream::connect(("127.0.0.1", local_port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut w = c.try_clone().unwrap();
+    let p2 = payload.clone();
+    let writer = std::thread::spawn(move || {
+        w.write_all(&p2).unwrap();
+        w.shutdown(std::net::Shutdown::Write).unwrap();
+    });
+    let mut got = Vec::new();
+    c.read_to_end(&mut got).unwrap();
+    writer.join().unwrap();
+    assert_eq!(got.len(), payload.len());
+    assert!(got == payload, "forwarded bytes round trip");
+    drop(c);
+    std::thread::sleep(Duration::from_millis(300));
+    drop(fwd); // the client goes away: the proxy closes and signs the recording
+
+    let recs = env.finished_recordings(1);
+    assert_authentic(&recs[0]);
+    let chans = channels(&recs[0]);
+    let fwd_chans: Vec<_> = chans
+        .iter()
+        .filter(|(_, _, s)| s.channel_type == "direct-tcpip")
+        .collect();
+    assert!(!fwd_chans.is_empty(), "direct-tcpip channel recorded");
+    let (conn_dir, ch, s) = fwd_chans
+        .iter()
+        .find(|(_, _, s)| s.bytes_up > 0)
+        .expect("the channel that carried the payload");
+    assert_eq!(
+        (s.bytes_up, s.bytes_down),
+        (payload.len() as u64, payload.len() as u64)
+    );
+    let r = Recording::open_path(&recs[0]).unwrap();
+    let conn = &r.connections().unwrap()[0];
+    let f = conn.requests(Direction::Inbound).unwrap();
+    let opens: Vec<Request> = f
+        .chunks()
+        .unwrap()
+        .filter_map(|c| match decode_chunk_payload(&c.unwrap(), true).unwrap() {
+            Decoded::Request(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        opens.iter().any(|r| matches!(r, Request::DirectTcpip(d)
+            if d.port == u32::from(echo_port) && d.host == "127.0.0.1")),
+        "direct-tcpip open recorded: {opens:?}"
+    );
+    match convert_channel(conn_dir, ch, ConvertOptions::default()) {
+        Err(ConvertError::NotInteractive(m)) => assert!(m.contains("direct-tcpip"), "{m}"),
+        other => panic!("forwarding channel converted: {:?}", other.map(|x| x.2)),
+    }
+}
+
+#[test]
+fn recording_failure_ends_the_session_and_stays_unfinished() {
+    if !openssh_ready(false) {
+        return;
+    }
+    let env = Env::start(Mode::FailAfter(200_000));
+    let out = env
+        .ssh()
+        .arg(env.target())
+        .arg("head -c 20000000 /dev/zero")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "the session must not end normally"
+    );
+    assert!(out.stdout.len() < 20_000_000, "the session was cut short");
+    assert!(
+        stderr.contains("session recording failed") && stderr.contains("injected storage failure"),
+        "clear message to the client: {stderr}"
+    );
+    wait_for(
+        "the proxy to give up the recording",
+        Duration::from_secs(20),
+        || env.proxy_log().contains("left UNFINISHED"),
+    );
+    let recs: Vec<PathBuf> = std::fs::read_dir(&env.rec_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(recs.len(), 1);
+    assert!(!recs[0].join("SHA256SUM.sig").exists(), "never signed");
+    let (v, problems) = verdict(&recs[0]);
+    assert_eq!((v, v.exit_code()), (Verdict::Incomplete, 4), "{problems}");
+}
+
+#[test]
+fn no_record_relays_without_recording() {
+    if !openssh_ready(false) {
+        return;
+    }
+    let env = Env::start(Mode::NoRecord);
+    let out = env
+        .ssh()
+        .arg(env.target())
+        .arg("echo relayed")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "relayed\n");
+    assert!(
+        !env.rec_dir.exists(),
+        "no recordings folder with --no-record"
+    );
+    assert!(env.proxy_log().contains("NOT recording"));
+}

@@ -35,9 +35,20 @@ def du(path):
     return total
 
 def warm(path):
+    """Puts the files in the page cache the way an archive's recordings get there: written out,
+    dropped from the cache (POSIX_FADV_DONTNEED on just these files), then read back, so the
+    kernel caches them through readahead as it would recordings read from disk, not as the pages
+    the writer's small writes left behind."""
     for d, _, fs in os.walk(path):
         for f in fs:
-            with open(os.path.join(d, f), "rb") as fh:
+            p = os.path.join(d, f)
+            fd = os.open(p, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+            with open(p, "rb") as fh:
                 while fh.read(1 << 24):
                     pass
 
@@ -85,11 +96,17 @@ r = alternate([
     ("verify", lambda: wall([VERIFY, "-q", "-j", "1", big_rec], ok=(3,))),
     ("sha256sum", lambda: wall(["bash", "-c", sha256sum_c])),
     ("sha2", lambda: internal(["sha", big_rec])),
+    ("sha2hot", lambda: internal(["sha-hot", big_rec])),
+    ("nommap", lambda: wall([VERIFY, "--no-mmap", "-q", "-j", "1", big_rec], ok=(3,))),
 ])
 row("verify 1 GiB recording, --jobs 1", "bsr-verify", r["verify"], "sha256sum -c (every container)", r["sha256sum"], big_bytes,
     f"bsr-verify -q -j 1 {big_rec}", "cd <container> && sha256sum -c SHA256SUM (each)")
-row("verify 1 GiB recording, --jobs 1 vs raw sha2 (single core)", "bsr-verify", r["verify"], "sha2 crate, raw", r["sha2"], big_bytes,
+row("verify 1 GiB recording, --jobs 1 vs raw sha2 at its best (single core, cache-resident buffer)", "bsr-verify", r["verify"], "sha2 crate, raw, 256 KiB buffer in cache", r["sha2hot"], big_bytes,
+    f"bsr-verify -q -j 1 {big_rec}", f"bsr-perf sha-hot {big_rec}")
+row("verify 1 GiB recording, --jobs 1 vs raw sha2 over the same files' bytes in memory", "bsr-verify", r["verify"], "sha2 crate, raw, files read into memory", r["sha2"], big_bytes,
     f"bsr-verify -q -j 1 {big_rec}", f"bsr-perf sha {big_rec}")
+row("verify 1 GiB recording, --jobs 1: memory map (default) vs --no-mmap", "bsr-verify", r["verify"], "bsr-verify --no-mmap", r["nommap"], big_bytes,
+    f"bsr-verify -q -j 1 {big_rec}", f"bsr-verify --no-mmap -q -j 1 {big_rec}")
 r = alternate([
     ("j1", lambda: wall([VERIFY, "-q", "-j", "1", f"{OUT}/many"], ok=(3,))),
     ("j2", lambda: wall([VERIFY, "-q", "-j", "2", f"{OUT}/many"], ok=(3,))),
@@ -166,8 +183,8 @@ lines = [
     "# Performance",
     "",
     f"Measured by `bash benches/compare.sh{' --smoke' if smoke else ''}` on {time.strftime('%Y-%m-%d')}: {cpu}, {os.cpu_count()} cores, "
-    f"CPU extensions {flags or 'n/a'}, {platform.system()} {platform.release()}. Release build, inputs written by our writer and in the "
-    f"page cache; each pair alternated A, B over {REPS} repetitions; medians.",
+    f"CPU extensions {flags or 'n/a'}, {platform.system()} {platform.release()}. Release build, inputs written by our writer, then dropped "
+    f"from the page cache and read back into it (as recordings read from an archive are); each group alternated over {REPS} repetitions; medians.",
     "",
     "| what | A | A median | A rate | B | B median | B rate | A/B speed |",
     "| --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -192,8 +209,10 @@ checks = []
 def target(name, r, ok, shown):
     if r is not None:
         checks.append((name, shown, "met" if ok else "NOT met"))
-r = rate("verify 1 GiB recording, --jobs 1 vs raw sha2")
-target("verify --jobs 1 ≥ 90 % of raw sha2", r, r and r[7] >= 0.9, r and f"{r[7]*100:.0f} % ({r[3]:.2f} vs {r[6]:.2f} GB/s)")
+r = rate("verify 1 GiB recording, --jobs 1 vs raw sha2 at its best")
+target("verify --jobs 1 ≥ 90 % of raw sha2 (its best: cache-resident buffer)", r, r and r[7] >= 0.9, r and f"{r[7]*100:.0f} % ({r[3]:.2f} vs {r[6]:.2f} GB/s)")
+r = rate("verify 1 GiB recording, --jobs 1 vs raw sha2 over the same files")
+target("verify --jobs 1 ≥ 90 % of raw sha2 (over the same files' bytes in memory)", r, r and r[7] >= 0.9, r and f"{r[7]*100:.0f} % ({r[3]:.2f} vs {r[6]:.2f} GB/s)")
 r = rate("verify 1 GiB recording, --jobs 1")
 target("verify vs sha256sum -c (ratio)", r, True, r and f"{r[7]:.2f}× faster")
 r = rate(f"verify {MANY} recordings")

@@ -1093,7 +1093,10 @@ fn data_dir(name: &str) -> Option<&'static str> {
 /// Scans a `.data` file: hash, CRCs, structure, payload decoding, DATA totals.
 fn scan_data(cx: &mut Ctx, path: &str, name: &str, unsigned: bool) -> DataScan {
     let mut out = DataScan::default();
-    let mut s = match ChunkStream::open(cx.store, path, cx.opts.map_files) {
+    // An unsigned (unfinished) container may still have a live writer: never map its files,
+    // whose truncation under a mapping would raise SIGBUS. Signed ones are immutable.
+    let map = cx.opts.map_files && !unsigned;
+    let mut s = match ChunkStream::open(cx.store, path, map) {
         Ok(s) => s.with_sha256(),
         Err(e) => {
             cx.core_err("unreadable", path, &e, false);

@@ -11,7 +11,7 @@ use anyhow::Context;
 use bsr_core::kms::{AeadWrapper, KeyWrapper, RecorderKey};
 use bsr_core::store::{FsStore, WriteStore};
 use clap::Parser;
-use recorder::{FailingStore, RecordingConfig};
+use recorder::{FailingStore, Fault, RecordingConfig};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,9 +63,15 @@ struct Cli {
     /// session) fails.
     #[arg(long, default_value_t = 10, value_name = "SECONDS")]
     record_stall_timeout: u64,
+    /// Milliseconds between syncs that make recorded data durable (0: only at the end).
+    #[arg(long, default_value_t = 1000, value_name = "MS")]
+    sync_interval_ms: u64,
     /// Testing only: make the recording storage fail after this many bytes.
     #[arg(long, hide = true, value_name = "BYTES")]
     fail_recording_after_bytes: Option<u64>,
+    /// Testing only: make the recording storage hang after this many bytes.
+    #[arg(long, hide = true, value_name = "BYTES")]
+    stall_recording_after_bytes: Option<u64>,
 }
 
 fn load_authorized(path: &std::path::Path) -> anyhow::Result<Vec<russh::keys::PublicKey>> {
@@ -122,7 +128,10 @@ async fn main() -> anyhow::Result<()> {
             };
             let mut store: Arc<dyn WriteStore> = Arc::new(FsStore::new(dir));
             if let Some(n) = cli.fail_recording_after_bytes {
-                store = Arc::new(FailingStore::new(store, n));
+                store = Arc::new(FailingStore::new(store, n, Fault::Fail));
+            }
+            if let Some(n) = cli.stall_recording_after_bytes {
+                store = Arc::new(FailingStore::new(store, n, Fault::Stall));
             }
             Some(RecordingConfig {
                 store,
@@ -130,6 +139,7 @@ async fn main() -> anyhow::Result<()> {
                 recorder_key,
                 budget_bytes: cli.record_buffer_kib.max(512) * 1024,
                 stall_timeout: Duration::from_secs(cli.record_stall_timeout.max(1)),
+                sync_interval: Duration::from_millis(cli.sync_interval_ms),
             })
         }
         _ => None,

@@ -117,6 +117,8 @@ pub struct RecordingConfig {
     pub budget_bytes: usize,
     /// Longest time relaying waits for the recorder before the recording fails.
     pub stall_timeout: Duration,
+    /// How often written data is made durable (zero: only when the recording is finished).
+    pub sync_interval: Duration,
 }
 
 /// Facts about the session, for `session-meta.json`.
@@ -388,6 +390,14 @@ fn finish(st: State, time: Timestamp) -> bsr_core::Result<String> {
     Ok(dir)
 }
 
+fn sync(st: &mut State) -> bsr_core::Result<()> {
+    for c in st.chans.values_mut() {
+        c.w.sync()?;
+    }
+    st.conn.sync()?;
+    st.session.sync()
+}
+
 fn recorder_thread(
     cfg: RecordingConfig,
     facts: SessionFacts,
@@ -408,22 +418,48 @@ fn recorder_thread(
     }
     // Every event is applied before its permit is given back: whatever relaying was told
     // "recorded" is in the writer's buffers, and in the files once the containers finish.
-    while let Ok((ev, permit)) = rx.recv() {
-        if let Event::Finish { time, done } = ev {
-            drop(permit);
-            let r = finish(st, time).map_err(|e| format!("{dir}: finishing failed: {e}"));
-            if let Err(e) = &r {
-                publish_failure(&failed, e.clone());
+    // Every `sync_interval`, written data is also made durable, so that a crash of the proxy
+    // loses at most that much (`bsr-verify recover` closes the rest).
+    let mut last_sync = std::time::Instant::now();
+    let mut dirty = false;
+    loop {
+        let next = if cfg.sync_interval.is_zero() || !dirty {
+            rx.recv()
+                .map_err(|_| std::sync::mpsc::RecvTimeoutError::Disconnected)
+        } else {
+            rx.recv_timeout(cfg.sync_interval.saturating_sub(last_sync.elapsed()))
+        };
+        match next {
+            Ok((Event::Finish { time, done }, permit)) => {
+                drop(permit);
+                let r = finish(st, time).map_err(|e| format!("{dir}: finishing failed: {e}"));
+                if let Err(e) = &r {
+                    publish_failure(&failed, e.clone());
+                }
+                let _ = done.send(r);
+                return;
             }
-            let _ = done.send(r);
-            return;
+            Ok((ev, permit)) => {
+                if let Err(e) = apply(&mut st, ev) {
+                    publish_failure(&failed, format!("{dir}: {e}"));
+                    // The writers are dropped unfinished: the recording stays visibly
+                    // unfinished.
+                    return;
+                }
+                drop(permit);
+                dirty = true;
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
         }
-        if let Err(e) = apply(&mut st, ev) {
-            publish_failure(&failed, format!("{dir}: {e}"));
-            // The writers are dropped unfinished: the recording stays visibly unfinished.
-            return;
+        if dirty && !cfg.sync_interval.is_zero() && last_sync.elapsed() >= cfg.sync_interval {
+            if let Err(e) = sync(&mut st) {
+                publish_failure(&failed, format!("{dir}: {e}"));
+                return;
+            }
+            dirty = false;
+            last_sync = std::time::Instant::now();
         }
-        drop(permit);
     }
     // Every sender is gone without a Finish (the connection task died): leave the recording
     // unfinished rather than sign something whose end we did not see.
@@ -433,22 +469,33 @@ fn recorder_thread(
     );
 }
 
-/// A store that fails every write once `limit` bytes were written in total: lets the tests
-/// (and anyone trying the proxy) see what a recording failure does to a live session.
+/// How [`FailingStore`] misbehaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Writes fail (a full or broken disk).
+    Fail,
+    /// Writes hang (a stuck network filesystem).
+    Stall,
+}
+
+/// A store that fails (or hangs) every write once `limit` bytes were written in total: lets
+/// the tests (and anyone trying the proxy) see what a recording failure does to a live session.
 #[derive(Debug)]
 pub struct FailingStore {
     inner: Arc<dyn WriteStore>,
     written: Arc<AtomicU64>,
     limit: u64,
+    fault: Fault,
 }
 
 impl FailingStore {
     /// Wraps `inner`.
-    pub fn new(inner: Arc<dyn WriteStore>, limit: u64) -> Self {
+    pub fn new(inner: Arc<dyn WriteStore>, limit: u64, fault: Fault) -> Self {
         FailingStore {
             inner,
             written: Arc::new(AtomicU64::new(0)),
             limit,
+            fault,
         }
     }
 }
@@ -457,12 +504,18 @@ struct FailingFile {
     inner: Box<dyn bsr_core::store::StoreFile>,
     written: Arc<AtomicU64>,
     limit: u64,
+    fault: Fault,
 }
 
 impl std::io::Write for FailingFile {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let before = self.written.fetch_add(buf.len() as u64, Ordering::Relaxed);
         if before + buf.len() as u64 > self.limit {
+            if self.fault == Fault::Stall {
+                loop {
+                    std::thread::sleep(Duration::from_secs(3600));
+                }
+            }
             return Err(std::io::Error::other(format!(
                 "injected storage failure after {} bytes (--fail-recording-after-bytes)",
                 self.limit
@@ -490,6 +543,7 @@ impl WriteStore for FailingStore {
             inner: self.inner.create(path)?,
             written: self.written.clone(),
             limit: self.limit,
+            fault: self.fault,
         }))
     }
     fn sync_dir(&self, dir: &str) -> bsr_core::Result<()> {

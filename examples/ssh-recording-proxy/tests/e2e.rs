@@ -144,6 +144,7 @@ enum Mode {
     Record,
     NoRecord,
     FailAfter(u64),
+    StallAfter(u64),
 }
 
 /// sshd + proxy in a temporary folder.
@@ -211,7 +212,7 @@ impl Env {
             Mode::NoRecord => {
                 cmd.arg("--no-record");
             }
-            Mode::Record | Mode::FailAfter(_) => {
+            Mode::Record | Mode::FailAfter(_) | Mode::StallAfter(_) => {
                 cmd.arg("--recordings")
                     .arg(&rec_dir)
                     .arg("--kek")
@@ -220,6 +221,11 @@ impl Env {
                     .arg(recorder_key_file());
                 if let Mode::FailAfter(n) = mode {
                     cmd.arg("--fail-recording-after-bytes").arg(n.to_string());
+                }
+                if let Mode::StallAfter(n) = mode {
+                    cmd.args(["--record-stall-timeout", "1", "--record-buffer-kib", "512"])
+                        .arg("--stall-recording-after-bytes")
+                        .arg(n.to_string());
                 }
             }
         }
@@ -801,6 +807,52 @@ fn recording_failure_ends_the_session_and_stays_unfinished() {
     assert!(!recs[0].join("SHA256SUM.sig").exists(), "never signed");
     let (v, problems) = verdict(&recs[0]);
     assert_eq!((v, v.exit_code()), (Verdict::Incomplete, 4), "{problems}");
+}
+
+#[test]
+fn stalled_recorder_ends_the_session_within_the_stall_timeout() {
+    if !openssh_ready(false) {
+        return;
+    }
+    let env = Env::start(Mode::StallAfter(300_000));
+    let t0 = Instant::now();
+    let out = env
+        .ssh()
+        .arg(env.target())
+        .arg("head -c 200000000 /dev/zero")
+        .output()
+        .unwrap();
+    let took = t0.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "the session must not end normally"
+    );
+    // Back-pressure is bounded: at most the queue's budget (512 KiB) plus what is in
+    // flight in the SSH windows gets past the stalled recorder.
+    assert!(
+        out.stdout.len() < 20_000_000,
+        "{} bytes relayed",
+        out.stdout.len()
+    );
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+    assert!(
+        stderr.contains("session recording failed") && stderr.contains("fell behind"),
+        "clear message to the client: {stderr}"
+    );
+    let recs: Vec<PathBuf> = std::fs::read_dir(&env.rec_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(recs.len(), 1);
+    assert!(!recs[0].join("SHA256SUM.sig").exists(), "never signed");
+    let (v, problems) = verdict(&recs[0]);
+    eprintln!(
+        "stalled recorder: {} bytes relayed, session ended after {took:?}, verdict {v:?}",
+        out.stdout.len()
+    );
+    assert_ne!(v, Verdict::Authentic, "{problems}");
 }
 
 #[test]

@@ -458,7 +458,7 @@ impl MapSource {
 /// finds it in cache, and the memory latency hides behind SHA-256's compute time.
 fn hash_window(m: &MapSource, h: &mut sha2::Sha256, hashed: &mut u64, upto: u64) {
     use sha2::Digest;
-    const STEP: usize = 512;
+    const STEP: usize = 1024;
     let bytes = m.bytes();
     if upto <= *hashed || *hashed < m.base {
         return;

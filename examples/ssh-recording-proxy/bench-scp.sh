@@ -47,16 +47,17 @@ LogLevel ERROR
 EOF
 /usr/sbin/sshd -D -e -f "$T/sshd_config" 2>"$T/sshd.log" & PIDS+=($!)
 
-start_proxy() { # name, extra args...
+start_proxy() { # name, extra args... -> sets PORT (not in a subshell: the pid must reach PIDS)
   local name=$1; shift
   "$PROXY" --listen 127.0.0.1:0 --host-key "$T/proxy_host_key" --authorized-keys "$T/proxy_authorized_keys" \
     --upstream "127.0.0.1:$SSHD_PORT" --upstream-key "$T/upstream_key" --upstream-host-key "$T/host_key.pub" \
     "$@" >"$T/$name.out" 2>"$T/$name.log" & PIDS+=($!)
   for _ in $(seq 100); do grep -q '^listening on' "$T/$name.out" 2>/dev/null && break; sleep 0.05; done
-  sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$T/$name.out"
+  PORT=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$T/$name.out")
+  [ -n "$PORT" ] || { echo "proxy $name did not start:" >&2; cat "$T/$name.log" >&2; exit 1; }
 }
-REC_PORT=$(start_proxy rec --recordings "$T/recordings" --kek "$KEK" --recorder-key "$RECKEY")
-NOREC_PORT=$(start_proxy norec --no-record)
+start_proxy rec --recordings "$T/recordings" --kek "$KEK" --recorder-key "$RECKEY"; REC_PORT=$PORT
+start_proxy norec --no-record; NOREC_PORT=$PORT
 for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/"$SSHD_PORT") 2>/dev/null && break; sleep 0.05; done
 
 head -c "$((SIZE_MB * 1000 * 1000))" /dev/urandom > "$T/payload.bin"

@@ -64,6 +64,7 @@ fn openssh_ready(tmux: bool) -> bool {
         ("ssh-keygen", "--help"),
         ("sftp", "-h"),
         ("scp", "-h"),
+        ("ssh-agent", "-h"),
     ] {
         if !have(c, a) {
             missing.push(c);
@@ -131,6 +132,46 @@ fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// Runs a client command to its end, killing it (and failing) after `secs` seconds so that a
+/// hang is a failure with everything cleaned up, not a stuck test.
+fn run(cmd: &mut Command, secs: u64) -> std::process::Output {
+    let mut child = Killed(
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut so = child.0.stdout.take().unwrap();
+    let mut se = child.0.stderr.take().unwrap();
+    let out_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = so.read_to_end(&mut v);
+        v
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = se.read_to_end(&mut v);
+        v
+    });
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(st) = child.0.try_wait().unwrap() {
+            break st;
+        }
+        if t0.elapsed() > Duration::from_secs(secs) {
+            drop(child);
+            panic!("{cmd:?} did not finish within {secs} s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    std::process::Output {
+        status,
+        stdout: out_t.join().unwrap(),
+        stderr: err_t.join().unwrap(),
+    }
+}
+
 fn keygen(path: &Path) {
     let st = Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-C", "bsr-test", "-f"])
@@ -175,7 +216,7 @@ impl Env {
              AuthorizedKeysFile {d}/sshd_authorized_keys\nStrictModes no\nUsePAM no\n\
              PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
              PermitRootLogin prohibit-password\nAllowTcpForwarding yes\nSubsystem sftp internal-sftp\n\
-             PrintMotd no\nLogLevel ERROR\n",
+             AcceptEnv BSR_TEST_*\nX11Forwarding yes\nPrintMotd no\nLogLevel ERROR\n",
             d = d.display()
         );
         std::fs::write(d.join("sshd_config"), config).unwrap();
@@ -450,10 +491,10 @@ fn interactive_shell_under_a_pty() {
         assert!(st.success(), "tmux {args:?}");
     };
     let capture = || {
-        let out = Command::new("tmux")
-            .args(["-L", &sock, "capture-pane", "-p", "-J", "-t", "t"])
-            .output()
-            .unwrap();
+        let out = run(
+            Command::new("tmux").args(["-L", &sock, "capture-pane", "-p", "-J", "-t", "t"]),
+            120,
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let conf = env.path("tmux.conf").display().to_string();
@@ -565,13 +606,20 @@ fn interactive_shell_under_a_pty() {
 }
 
 #[test]
-fn exec_command() {
+fn exec_command_env_exit_signal_and_refused_requests() {
     if !openssh_ready(false) {
         return;
     }
     let env = Env::start(Mode::Record);
-    let command = r"echo exec-$((40+2)); printf 'caf\303\251\n'; exit 7";
-    let out = env.ssh().arg(env.target()).arg(command).output().unwrap();
+    let command = r"echo exec-$((40+2)) $BSR_TEST_VAR; printf 'caf\303\251\n'; exit 7";
+    let expected = "exec-42 vérifié\ncafé\n";
+    let out = run(
+        env.ssh()
+            .args(["-o", "SetEnv=BSR_TEST_VAR=vérifié"])
+            .arg(env.target())
+            .arg(command),
+        120,
+    );
     assert_eq!(
         out.status.code(),
         Some(7),
@@ -579,20 +627,92 @@ fn exec_command() {
         String::from_utf8_lossy(&out.stderr),
         env.proxy_log()
     );
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), "exec-42\ncafé\n");
-
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), expected);
     let recs = env.finished_recordings(1);
     assert_authentic(&recs[0]);
     let chans = channels(&recs[0]);
     assert_eq!(chans.len(), 1);
     let (conn_dir, ch, summary) = &chans[0];
     assert_eq!(summary.session_program, "exec");
-    assert_eq!(summary.bytes_down, "exec-42\ncafé\n".len() as u64);
+    assert_eq!(summary.bytes_down, expected.len() as u64);
     let (_, events, report) = convert_channel(conn_dir, ch, ConvertOptions::default()).unwrap();
     assert_eq!(report.session_program, "exec");
     assert_eq!(report.exec_command.as_deref(), Some(command));
     assert_eq!(report.exit_status, Some(7));
-    assert_eq!(output_text(&events), "exec-42\ncafé\n");
+    assert!(
+        report
+            .env
+            .iter()
+            .any(|e| e.name == "BSR_TEST_VAR" && e.value == "vérifié"),
+        "env request in the report: {:?}",
+        report.env
+    );
+    assert_eq!(output_text(&events), expected);
+
+    // A program killed by a signal: exit-signal is relayed (ssh exits 255) and recorded.
+    let out = run(env.ssh().arg(env.target()).arg("kill -TERM $$"), 120);
+    assert_eq!(out.status.code(), Some(255));
+    // Agent and X11 forwarding requests: recorded (the agent request as an unknown request)
+    // and refused; the session goes on.
+    // A real (empty) agent: OpenSSH only asks to forward an agent it can reach.
+    let agent_sock = env.path("agent.sock");
+    let _agent = Killed(
+        Command::new("ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(&agent_sock)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("ssh-agent", Duration::from_secs(10), || agent_sock.exists());
+    let out = run(
+        env.ssh()
+            .args(["-o", "ForwardAgent=yes"])
+            .args(["-o", "ForwardX11=yes", "-o", "ForwardX11Trusted=yes"])
+            .env("SSH_AUTH_SOCK", &agent_sock)
+            .env("DISPLAY", "127.0.0.1:99")
+            .arg(env.target())
+            .arg("echo still-here"),
+        120,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "still-here\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let recs = env.finished_recordings(3);
+    let mut saw_signal = false;
+    let mut saw_agent = false;
+    let mut saw_x11 = false;
+    let mut all = Vec::new();
+    for rec in &recs {
+        assert_authentic(rec);
+        for (_, ch, _) in channels(rec) {
+            for r in requests(&ch, Direction::Outbound) {
+                if let Request::ExitSignal(x) = r {
+                    assert_eq!(x.signal_name, "TERM");
+                    saw_signal = true;
+                }
+            }
+            for r in requests(&ch, Direction::Inbound) {
+                all.push(r.request_type().to_string());
+                match r {
+                    Request::Unknown(u) if u.request_type == "auth-agent-req@openssh.com" => {
+                        saw_agent = true
+                    }
+                    Request::X11Forwarding(_) => saw_x11 = true,
+                    _ => {}
+                }
+            }
+        }
+    }
+    assert!(
+        saw_signal && saw_agent && saw_x11,
+        "exit-signal {saw_signal}, agent {saw_agent}, x11 {saw_x11}; inbound requests {all:?}"
+    );
 }
 
 #[test]
@@ -620,13 +740,14 @@ fn sftp_and_scp_subsystem_and_exec_transfers() {
         ),
     )
     .unwrap();
-    let out = Command::new("sftp")
-        .args(env.client_opts())
-        .args(["-P", &env.proxy_port.to_string(), "-b"])
-        .arg(&batch)
-        .arg(env.target())
-        .output()
-        .unwrap();
+    let out = run(
+        Command::new("sftp")
+            .args(env.client_opts())
+            .args(["-P", &env.proxy_port.to_string(), "-b"])
+            .arg(&batch)
+            .arg(env.target()),
+        120,
+    );
     assert!(
         out.status.success(),
         "sftp: {}; proxy log:\n{}",
@@ -637,13 +758,14 @@ fn sftp_and_scp_subsystem_and_exec_transfers() {
 
     // Legacy scp protocol: an exec channel running `scp -t`.
     let scp_dst = env.path("scp-copy.bin");
-    let out = Command::new("scp")
-        .args(env.client_opts())
-        .args(["-O", "-P", &env.proxy_port.to_string()])
-        .arg(&src)
-        .arg(format!("{}:{}", env.target(), scp_dst.display()))
-        .output()
-        .unwrap();
+    let out = run(
+        Command::new("scp")
+            .args(env.client_opts())
+            .args(["-O", "-P", &env.proxy_port.to_string()])
+            .arg(&src)
+            .arg(format!("{}:{}", env.target(), scp_dst.display())),
+        120,
+    );
     assert!(
         out.status.success(),
         "scp: {}",
@@ -777,12 +899,12 @@ fn recording_failure_ends_the_session_and_stays_unfinished() {
         return;
     }
     let env = Env::start(Mode::FailAfter(200_000));
-    let out = env
-        .ssh()
-        .arg(env.target())
-        .arg("head -c 20000000 /dev/zero")
-        .output()
-        .unwrap();
+    let out = run(
+        env.ssh()
+            .arg(env.target())
+            .arg("head -c 20000000 /dev/zero"),
+        120,
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_ne!(
         out.status.code(),
@@ -816,12 +938,12 @@ fn stalled_recorder_ends_the_session_within_the_stall_timeout() {
     }
     let env = Env::start(Mode::StallAfter(300_000));
     let t0 = Instant::now();
-    let out = env
-        .ssh()
-        .arg(env.target())
-        .arg("head -c 200000000 /dev/zero")
-        .output()
-        .unwrap();
+    let out = run(
+        env.ssh()
+            .arg(env.target())
+            .arg("head -c 200000000 /dev/zero"),
+        120,
+    );
     let took = t0.elapsed();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_ne!(
@@ -861,12 +983,7 @@ fn no_record_relays_without_recording() {
         return;
     }
     let env = Env::start(Mode::NoRecord);
-    let out = env
-        .ssh()
-        .arg(env.target())
-        .arg("echo relayed")
-        .output()
-        .unwrap();
+    let out = run(env.ssh().arg(env.target()).arg("echo relayed"), 120);
     assert!(
         out.status.success(),
         "{}",

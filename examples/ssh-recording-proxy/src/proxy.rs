@@ -1087,3 +1087,44 @@ pub async fn serve(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn pty_req_payload_round_trips_through_the_bsr_request() {
+        let modes = [
+            (Pty::VINTR, 3),
+            (Pty::TTY_OP_END, 0), // an unknown code as russh reports it: left out
+            (Pty::ECHO, 1),
+        ];
+        let p = pty_payload("xterm-256color", [100, 30, 800, 600], &modes);
+        match Request::from_ssh_wire("pty-req", true, &p).unwrap() {
+            Request::Pty(x) => {
+                assert_eq!(x.term_env_var, "xterm-256color");
+                assert_eq!(
+                    (
+                        x.terminal_width_characters,
+                        x.terminal_height_rows,
+                        x.terminal_width_pixels,
+                        x.terminal_height_pixels
+                    ),
+                    (100, 30, 800, 600)
+                );
+                assert_eq!(
+                    x.encoded_terminal_mode,
+                    [1, 0, 0, 0, 3, Pty::ECHO as u8, 0, 0, 0, 1, 0]
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn signal_names_follow_rfc4254() {
+        assert_eq!(sig_name(&Sig::TERM), "TERM");
+        assert_eq!(sig_name(&Sig::Custom("WINCH".into())), "WINCH");
+    }
+}

@@ -210,30 +210,47 @@ impl Env {
         std::fs::copy(d.join("client_key.pub"), d.join("proxy_authorized_keys")).unwrap();
         // Privilege separation directory of Debian's sshd.
         let _ = std::fs::create_dir_all("/run/sshd");
-        let sshd_port = free_port();
-        let config = format!(
-            "Port {sshd_port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
-             AuthorizedKeysFile {d}/sshd_authorized_keys\nStrictModes no\nUsePAM no\n\
-             PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
-             PermitRootLogin prohibit-password\nAllowTcpForwarding yes\nSubsystem sftp internal-sftp\n\
-             AcceptEnv BSR_TEST_*\nX11Forwarding yes\nPrintMotd no\nLogLevel ERROR\n",
-            d = d.display()
-        );
-        std::fs::write(d.join("sshd_config"), config).unwrap();
-        let sshd_log = std::fs::File::create(d.join("sshd.log")).unwrap();
-        let sshd = Killed(
-            Command::new(SSHD)
-                .args(["-D", "-e", "-f"])
-                .arg(d.join("sshd_config"))
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(sshd_log)
-                .spawn()
-                .unwrap(),
-        );
-        wait_for("sshd to listen", Duration::from_secs(10), || {
-            TcpStream::connect(("127.0.0.1", sshd_port)).is_ok()
-        });
+        // The port is free when picked but could be taken before sshd binds it: retry.
+        let mut attempt = 0;
+        let (sshd, sshd_port) = loop {
+            attempt += 1;
+            let port = free_port();
+            let config = format!(
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
+                 AuthorizedKeysFile {d}/sshd_authorized_keys\nStrictModes no\nUsePAM no\n\
+                 PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
+                 PermitRootLogin prohibit-password\nAllowTcpForwarding yes\nSubsystem sftp internal-sftp\n\
+                 AcceptEnv BSR_TEST_*\nX11Forwarding yes\nPrintMotd no\nLogLevel ERROR\n",
+                d = d.display()
+            );
+            std::fs::write(d.join("sshd_config"), config).unwrap();
+            let sshd_log = std::fs::File::create(d.join("sshd.log")).unwrap();
+            let mut sshd = Killed(
+                Command::new(SSHD)
+                    .args(["-D", "-e", "-f"])
+                    .arg(d.join("sshd_config"))
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(sshd_log)
+                    .spawn()
+                    .unwrap(),
+            );
+            let t0 = Instant::now();
+            let up = loop {
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    break true;
+                }
+                if sshd.0.try_wait().unwrap().is_some() || t0.elapsed() > Duration::from_secs(10) {
+                    break false;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            };
+            if up {
+                break (sshd, port);
+            }
+            let log = std::fs::read_to_string(d.join("sshd.log")).unwrap_or_default();
+            assert!(attempt < 5, "sshd did not start: {log}");
+        };
 
         let rec_dir = d.join("recordings");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ssh-recording-proxy"));

@@ -4,11 +4,12 @@ set -euo pipefail
 cd "$(dirname "$0")"
 rm -rf seeds && mkdir -p seeds
 td=../testdata
-for t in chunk_slice chunk_push ssh_request meta_parse sha256sum_parse summary_parse verify_store cast_reader convert; do mkdir -p seeds/$t; done
+for t in chunk_slice chunk_push ssh_request meta_parse sha256sum_parse summary_parse verify_store cast_reader convert stream_mapped; do mkdir -p seeds/$t; done
 i=0
 while IFS= read -r f; do
   i=$((i+1))
   cp "$f" seeds/chunk_slice/data-$i
+  cp "$f" seeds/stream_mapped/data-$i
   tail -c +9 "$f" > seeds/chunk_push/data-$i
   case "$f" in */requests-inbound.data) tail -c +9 "$f" > seeds/convert/req-$i;; */messages-outbound.data) tail -c +9 "$f" > seeds/convert/msg-$i;; esac
 done < <(find "$td/recordings" -name '*.data' | sort)

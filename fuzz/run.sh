@@ -25,4 +25,6 @@ for t in $targets; do
   fi
   rm -rf "$corpus" "$log"
 done
+# stream_mapped writes its input to a file per fuzzing process.
+rm -rf "${TMPDIR:-/tmp}"/bsr-fuzz-stream-mapped-*
 exit $status

@@ -111,6 +111,16 @@ pub enum ChannelMsg {
     /// (server only)
     Failure,
     OpenFailure(ChannelOpenFailure),
+    /// (client and server; bsr patch) Send a channel request of any type: `data` is the
+    /// request-specific payload, sent verbatim after the request type and the want-reply
+    /// flag (RFC 4254 section 5.4). Sent with [`ChannelWriteHalf::request_raw`]; the peer's
+    /// reply, when `want_reply` is set, arrives as [`ChannelMsg::Success`] or
+    /// [`ChannelMsg::Failure`].
+    RawRequest {
+        want_reply: bool,
+        request_type: String,
+        data: Vec<u8>,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -317,6 +327,24 @@ impl<S: From<(ChannelId, ChannelMsg)> + Send + Sync + 'static> ChannelWriteHalf<
     /// Inform the server that we will accept agent forwarding channels
     pub async fn agent_forward(&self, want_reply: bool) -> Result<(), Error> {
         self.send_msg(ChannelMsg::AgentForward { want_reply }).await
+    }
+
+    /// Send a channel request of any type (bsr patch), on the client or the server side.
+    /// `data` is the request-specific payload, sent verbatim after the request type and the
+    /// want-reply flag (RFC 4254 section 5.4). When `want_reply` is set, the peer's answer
+    /// arrives on the channel as [`ChannelMsg::Success`] or [`ChannelMsg::Failure`].
+    pub async fn request_raw<A: Into<String>, B: Into<Vec<u8>>>(
+        &self,
+        want_reply: bool,
+        request_type: A,
+        data: B,
+    ) -> Result<(), Error> {
+        self.send_msg(ChannelMsg::RawRequest {
+            want_reply,
+            request_type: request_type.into(),
+            data: data.into(),
+        })
+        .await
     }
 
     /// Send data to a channel.
@@ -608,6 +636,18 @@ impl<S: From<(ChannelId, ChannelMsg)> + Send + Sync + 'static> Channel<S> {
     /// Inform the server that we will accept agent forwarding channels
     pub async fn agent_forward(&self, want_reply: bool) -> Result<(), Error> {
         self.write_half.agent_forward(want_reply).await
+    }
+
+    /// Send a channel request of any type (bsr patch); see [`ChannelWriteHalf::request_raw`].
+    pub async fn request_raw<A: Into<String>, B: Into<Vec<u8>>>(
+        &self,
+        want_reply: bool,
+        request_type: A,
+        data: B,
+    ) -> Result<(), Error> {
+        self.write_half
+            .request_raw(want_reply, request_type, data)
+            .await
     }
 
     /// Send data to a channel.

@@ -705,6 +705,13 @@ impl Session {
                     "keepalive@openssh.com" => {
                         let wants_reply = map_err!(u8::decode(&mut r))?;
                         map_err!(ensure_end(&r))?;
+                        // bsr patch: offer the request to the handler first.
+                        if client
+                            .unknown_channel_request(channel_num, &req, wants_reply != 0, &[], self)
+                            .await?
+                        {
+                            return Ok(());
+                        }
                         if wants_reply == 1 {
                             if let Some(ref mut enc) = self.common.encrypted {
                                 trace!("Received channel keep alive message: {req:?}",);
@@ -723,6 +730,20 @@ impl Session {
                     }
                     _ => {
                         let wants_reply = map_err!(u8::decode(&mut r))?;
+                        // bsr patch: offer the request to the handler first.
+                        let data = r.to_vec();
+                        if client
+                            .unknown_channel_request(
+                                channel_num,
+                                &req,
+                                wants_reply != 0,
+                                &data,
+                                self,
+                            )
+                            .await?
+                        {
+                            return Ok(());
+                        }
                         if wants_reply == 1
                             && let Some(ref mut enc) = self.common.encrypted
                         {

@@ -1778,6 +1778,14 @@ impl Session {
             Msg::Channel(id, ChannelMsg::AgentForward { want_reply }) => {
                 self.agent_forward(id, want_reply)?
             }
+            Msg::Channel(
+                id,
+                ChannelMsg::RawRequest {
+                    want_reply,
+                    request_type,
+                    data,
+                },
+            ) => self.channel_request_raw(id, want_reply, &request_type, &data)?,
             Msg::Channel(id, ChannelMsg::Close) => self.close(id)?,
             Msg::Rekey => self.initiate_rekey()?,
             Msg::AwaitExtensionInfo {
@@ -3121,6 +3129,27 @@ pub trait Handler: Sized + Send {
         session: &mut Session,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send {
         async { Ok(()) }
+    }
+
+    /// (bsr patch) The server sent a channel request russh does not pass to another
+    /// method: one of a type russh does not know, or `keepalive@openssh.com`. `data` is
+    /// the request-specific payload, after the want-reply flag (RFC 4254 section 5.4).
+    ///
+    /// Return `Ok(false)` (the default) to keep russh's own answer: success to
+    /// `keepalive@openssh.com`, failure to anything else (when `want_reply` is set).
+    /// Return `Ok(true)` when the handler takes care of the request: it then replies
+    /// itself, when `want_reply` is set, with [`Session::channel_success`] or
+    /// [`Session::channel_failure`].
+    #[allow(unused_variables)]
+    fn unknown_channel_request(
+        &mut self,
+        channel: ChannelId,
+        request_type: &str,
+        want_reply: bool,
+        data: &[u8],
+        session: &mut Session,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        async { Ok(false) }
     }
 
     /// The remote process has exited, with the given exit status.

@@ -584,6 +584,54 @@ impl Session {
         Ok(())
     }
 
+    /// Send a channel request of any type (bsr patch): `data` is the request-specific
+    /// payload, sent verbatim after the request type and the want-reply flag.
+    pub fn channel_request_raw(
+        &mut self,
+        channel: ChannelId,
+        want_reply: bool,
+        request_type: &str,
+        data: &[u8],
+    ) -> Result<(), crate::Error> {
+        if let Some(ref mut enc) = self.common.encrypted
+            && let Some(channel) = enc.channels.get(&channel)
+        {
+            push_packet!(enc.write, {
+                msg::CHANNEL_REQUEST.encode(&mut enc.write)?;
+                channel.recipient_channel.encode(&mut enc.write)?;
+                request_type.encode(&mut enc.write)?;
+                (want_reply as u8).encode(&mut enc.write)?;
+                enc.write.extend(data);
+            });
+        }
+        Ok(())
+    }
+
+    /// Reply "success" to a channel request of the server (bsr patch). Call it only for a
+    /// request that wanted a reply, such as one a [`crate::client::Handler::unknown_channel_request`]
+    /// took over.
+    pub fn channel_success(&mut self, channel: ChannelId) -> Result<(), crate::Error> {
+        self.channel_reply(channel, msg::CHANNEL_SUCCESS)
+    }
+
+    /// Reply "failure" to a channel request of the server (bsr patch); see
+    /// [`Session::channel_success`].
+    pub fn channel_failure(&mut self, channel: ChannelId) -> Result<(), crate::Error> {
+        self.channel_reply(channel, msg::CHANNEL_FAILURE)
+    }
+
+    fn channel_reply(&mut self, channel: ChannelId, reply: u8) -> Result<(), crate::Error> {
+        if let Some(ref mut enc) = self.common.encrypted
+            && let Some(ch) = enc.channels.get(&channel)
+        {
+            push_packet!(enc.write, {
+                reply.encode(&mut enc.write)?;
+                ch.recipient_channel.encode(&mut enc.write)?;
+            });
+        }
+        Ok(())
+    }
+
     pub fn disconnect(
         &mut self,
         reason: Disconnect,

@@ -1842,8 +1842,17 @@ impl Session {
                         handler.signal(channel_num, signal, self).await
                     }
                     x => {
-                        warn!("unknown channel request {x}");
-                        self.channel_failure(channel_num)?;
+                        // bsr patch: offer the request to the handler first.
+                        let mut data = vec![0; r.remaining_len()];
+                        map_err!(r.read(&mut data))?;
+                        debug!("handler.unknown_channel_request {channel_num:?} {x}");
+                        let handled = handler
+                            .unknown_channel_request(channel_num, x, wants_reply != 0, &data, self)
+                            .await?;
+                        if !handled {
+                            warn!("unknown channel request {x}");
+                            self.channel_failure(channel_num)?;
+                        }
                         Ok(())
                     }
                 }
@@ -1920,10 +1929,47 @@ impl Session {
                         Ok(())
                     }
                     _ => {
-                        self.request_failure();
+                        // bsr patch: offer the request to the handler first.
+                        let mut data = vec![0; r.remaining_len()];
+                        map_err!(r.read(&mut data))?;
+                        let want_reply = self.common.wants_reply;
+                        debug!("handler.unknown_global_request {req_type:?}");
+                        match handler
+                            .unknown_global_request(&req_type, want_reply, &data, self)
+                            .await?
+                        {
+                            Some(payload) => {
+                                if self.common.wants_reply
+                                    && let Some(ref mut enc) = self.common.encrypted
+                                {
+                                    self.common.wants_reply = false;
+                                    push_packet!(enc.write, {
+                                        enc.write.push(msg::REQUEST_SUCCESS);
+                                        enc.write.extend(&payload);
+                                    })
+                                }
+                            }
+                            None => self.request_failure(),
+                        }
                         Ok(())
                     }
                 }
+            }
+            // bsr patch: the client's answers to the server's channel requests (such as
+            // those sent with `ChannelWriteHalf::request_raw`) go to the channel, as on
+            // the client side. russh ignored them before.
+            msg::CHANNEL_SUCCESS | msg::CHANNEL_FAILURE => {
+                let channel_num = map_err!(ChannelId::decode(r))?;
+                map_err!(ensure_end(r))?;
+                let reply = if msg == msg::CHANNEL_SUCCESS {
+                    ChannelMsg::Success
+                } else {
+                    ChannelMsg::Failure
+                };
+                if let Some(chan) = self.channels.get(&channel_num) {
+                    let _ = chan.send(reply).await;
+                }
+                Ok(())
             }
             msg::CHANNEL_OPEN_FAILURE => {
                 debug!("channel_open_failure");

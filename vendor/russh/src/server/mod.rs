@@ -792,6 +792,47 @@ pub trait Handler: Sized {
         async { Ok(false) }
     }
 
+    /// (bsr patch) The client sent a channel request of a type russh does not know
+    /// (not one of those with their own method above). `data` is the request-specific
+    /// payload, after the want-reply flag (RFC 4254 section 5.4).
+    ///
+    /// Return `Ok(false)` (the default) to let russh answer with a failure, as it did
+    /// before this hook existed. Return `Ok(true)` when the handler takes care of the
+    /// request: it then replies itself, when `want_reply` is set, with
+    /// [`Session::channel_success`] or [`Session::channel_failure`] (before returning, or
+    /// later through [`Handle::channel_success`] / [`Handle::channel_failure`]).
+    #[allow(unused_variables)]
+    fn unknown_channel_request(
+        &mut self,
+        channel: ChannelId,
+        request_type: &str,
+        want_reply: bool,
+        data: &[u8],
+        session: &mut Session,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        async { Ok(false) }
+    }
+
+    /// (bsr patch) The client sent a global request of a type russh does not know
+    /// (not `tcpip-forward`, `cancel-tcpip-forward` or the streamlocal ones). `data` is
+    /// the request-specific payload, after the want-reply flag (RFC 4254 section 4).
+    ///
+    /// Return `Ok(None)` (the default) to answer with a failure, as russh did before this
+    /// hook existed, or `Ok(Some(payload))` to answer with a success carrying the
+    /// response-specific `payload` (usually empty). russh only replies when the client
+    /// set `want_reply`. Global replies must come in request order, so the answer is
+    /// given by returning; the handler may await (for example a peer's answer) first.
+    #[allow(unused_variables)]
+    fn unknown_global_request(
+        &mut self,
+        request_type: &str,
+        want_reply: bool,
+        data: &[u8],
+        session: &mut Session,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, Self::Error>> + Send {
+        async { Ok(None) }
+    }
+
     /// The client is sending a signal (usually to pass to the
     /// currently running process).
     #[allow(unused_variables)]

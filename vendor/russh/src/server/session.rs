@@ -191,6 +191,28 @@ impl Handle {
             .map_err(|_| ())
     }
 
+    /// Send a channel request of any type to the client (bsr patch); see
+    /// [`Session::channel_request_raw`].
+    pub async fn channel_request_raw(
+        &self,
+        id: ChannelId,
+        want_reply: bool,
+        request_type: String,
+        data: Vec<u8>,
+    ) -> Result<(), ()> {
+        self.sender
+            .send(Msg::Channel(
+                id,
+                ChannelMsg::RawRequest {
+                    want_reply,
+                    request_type,
+                    data,
+                },
+            ))
+            .await
+            .map_err(|_| ())
+    }
+
     /// Send the exit status of a program.
     pub async fn exit_status_request(&self, id: ChannelId, exit_status: u32) -> Result<(), ()> {
         self.sender
@@ -520,6 +542,16 @@ impl Session {
             }
             Msg::Channel(id, ChannelMsg::ExitStatus { exit_status }) => {
                 self.exit_status_request(id, exit_status)?;
+            }
+            Msg::Channel(
+                id,
+                ChannelMsg::RawRequest {
+                    want_reply,
+                    request_type,
+                    data,
+                },
+            ) => {
+                self.channel_request_raw(id, want_reply, &request_type, &data)?;
             }
             Msg::Channel(
                 id,
@@ -1257,6 +1289,32 @@ impl Session {
                 msg::GLOBAL_REQUEST.encode(&mut enc.write)?;
                 "keepalive@openssh.com".encode(&mut enc.write)?;
                 want_reply.encode(&mut enc.write)?;
+            })
+        }
+        Ok(())
+    }
+
+    /// Send a channel request of any type to the client (bsr patch): `data` is the
+    /// request-specific payload, sent verbatim after the request type and the want-reply
+    /// flag. The client's reply, when `want_reply` is set, arrives on the channel as
+    /// [`ChannelMsg::Success`] or [`ChannelMsg::Failure`].
+    pub fn channel_request_raw(
+        &mut self,
+        channel: ChannelId,
+        want_reply: bool,
+        request_type: &str,
+        data: &[u8],
+    ) -> Result<(), Error> {
+        if let Some(ref mut enc) = self.common.encrypted
+            && let Some(channel) = enc.channels.get(&channel)
+        {
+            assert!(channel.confirmed);
+            push_packet!(enc.write, {
+                msg::CHANNEL_REQUEST.encode(&mut enc.write)?;
+                channel.recipient_channel.encode(&mut enc.write)?;
+                request_type.encode(&mut enc.write)?;
+                (want_reply as u8).encode(&mut enc.write)?;
+                enc.write.extend(data);
             })
         }
         Ok(())

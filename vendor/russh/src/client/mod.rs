@@ -1077,6 +1077,25 @@ impl<H: Handler> Handle<H> {
         Ok(())
     }
 
+    /// Reply "success" to a channel request of the server that a
+    /// [`Handler::unknown_channel_request`] took over (bsr patch); for replying later,
+    /// from another task. Call it only for a request that wanted a reply.
+    pub async fn channel_success(&self, id: ChannelId) -> Result<(), Error> {
+        self.sender
+            .send(Msg::Channel(id, ChannelMsg::Success))
+            .await
+            .map_err(|_| Error::SendError)
+    }
+
+    /// Reply "failure" to a channel request of the server (bsr patch); see
+    /// [`Handle::channel_success`].
+    pub async fn channel_failure(&self, id: ChannelId) -> Result<(), Error> {
+        self.sender
+            .send(Msg::Channel(id, ChannelMsg::Failure))
+            .await
+            .map_err(|_| Error::SendError)
+    }
+
     /// Send a keepalive package to the remote peer.
     pub async fn send_keepalive(&self, want_reply: bool) -> Result<(), Error> {
         self.sender
@@ -1786,6 +1805,8 @@ impl Session {
                     data,
                 },
             ) => self.channel_request_raw(id, want_reply, &request_type, &data)?,
+            Msg::Channel(id, ChannelMsg::Success) => self.channel_success(id)?,
+            Msg::Channel(id, ChannelMsg::Failure) => self.channel_failure(id)?,
             Msg::Channel(id, ChannelMsg::Close) => self.close(id)?,
             Msg::Rekey => self.initiate_rekey()?,
             Msg::AwaitExtensionInfo {
@@ -3139,7 +3160,9 @@ pub trait Handler: Sized + Send {
     /// `keepalive@openssh.com`, failure to anything else (when `want_reply` is set).
     /// Return `Ok(true)` when the handler takes care of the request: it then replies
     /// itself, when `want_reply` is set, with [`Session::channel_success`] or
-    /// [`Session::channel_failure`].
+    /// [`Session::channel_failure`] before returning, or later (from another task, so as
+    /// not to hold up the connection) with [`Handle::channel_success`] or
+    /// [`Handle::channel_failure`].
     #[allow(unused_variables)]
     fn unknown_channel_request(
         &mut self,

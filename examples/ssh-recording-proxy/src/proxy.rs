@@ -7,6 +7,14 @@
 //! so the client sees the real server's verdict. Upstream → client traffic is read by one
 //! task per channel ([`upstream_reader`]), which records it and writes it to the client
 //! channel (waiting for the client's window: SSH flow control stays end to end).
+//!
+//! Requests russh has no method for reach the proxy through the hooks of the vendored russh
+//! fork (`vendor/russh/PATCHES.md`): client channel and global requests through
+//! [`server::Handler::unknown_channel_request`] and [`server::Handler::unknown_global_request`],
+//! upstream channel requests (such as sshd's `keepalive@openssh.com`) through
+//! [`client::Handler::unknown_channel_request`]. Each is recorded as what BSR knows it as
+//! (an unknown request with its raw payload, for most), relayed, and answered with the
+//! peer's real answer.
 
 use crate::recorder::{Event, Recorder, RecordingConfig, SessionFacts, publish_failure};
 use bsr_core::ssh::{
@@ -52,10 +60,57 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The upstream client handler: checks the pinned host key.
+/// The upstream client handler: checks the pinned host key, relays the upstream's channel
+/// requests that russh does not know to the client.
 #[derive(Debug)]
 pub struct Upstream {
     expected: PublicKey,
+    shared: Arc<Shared>,
+}
+
+/// Builds the BSR record of a request from its SSH name and wire payload: typed when BSR
+/// knows the type, else (or when the payload does not parse) an unknown request with the
+/// raw payload.
+fn wire_request(request_type: &str, want_reply: bool, data: &[u8]) -> Request {
+    Request::from_ssh_wire(request_type, want_reply, data).unwrap_or_else(|_| {
+        Request::Unknown(UnknownRequest {
+            request_type: request_type.to_string(),
+            want_reply,
+            data: data.to_vec(),
+        })
+    })
+}
+
+/// Relays one upstream channel request to the client and passes the client's answer back
+/// upstream. Runs in its own task, so the upstream connection is not held up meanwhile.
+async fn relay_to_client(
+    c: UpChan,
+    up: UpHandle,
+    up_id: ChannelId,
+    request_type: String,
+    want_reply: bool,
+    data: Vec<u8>,
+) {
+    // One request at a time per channel, so that each answer goes with its request.
+    let mut replies = c.replies.lock().await;
+    while replies.try_recv().is_ok() {}
+    let sent = c
+        .handle
+        .channel_request_raw(c.client, want_reply, request_type, data)
+        .await
+        .is_ok();
+    if want_reply {
+        let ok = sent
+            && matches!(
+                tokio::time::timeout(REPLY_TIMEOUT, replies.recv()).await,
+                Ok(Some(true))
+            );
+        let _ = if ok {
+            up.channel_success(up_id).await
+        } else {
+            up.channel_failure(up_id).await
+        };
+    }
 }
 
 impl client::Handler for Upstream {
@@ -72,6 +127,49 @@ impl client::Handler for Upstream {
             russh::keys::PublicKeyOrCertificate::Certificate(_) => false,
         })
     }
+
+    async fn unknown_channel_request(
+        &mut self,
+        channel: ChannelId,
+        request_type: &str,
+        want_reply: bool,
+        data: &[u8],
+        _session: &mut client::Session,
+    ) -> Result<bool, Self::Error> {
+        let found = lock(&self.shared.up_chans).get(&channel).cloned();
+        let up = lock(&self.shared.upstream).clone();
+        let (Some(c), Some(up)) = (found, up) else {
+            return Ok(false);
+        };
+        let rec = lock(&self.shared.recorder).clone();
+        if let Some(rec) = rec {
+            let ev = Event::Request {
+                key: c.key,
+                dir: Direction::Outbound,
+                time: Timestamp::now(),
+                req: wire_request(request_type, want_reply, data),
+            };
+            if rec.send(ev).await.is_err() {
+                // A recording failure: the supervisor ends the session; relay nothing.
+                if want_reply {
+                    let _ = up.channel_failure(channel).await;
+                }
+                return Ok(true);
+            }
+        }
+        let task = tokio::spawn(relay_to_client(
+            c,
+            up,
+            channel,
+            request_type.to_string(),
+            want_reply,
+            data.to_vec(),
+        ));
+        let mut tasks = lock(&self.shared.tasks);
+        tasks.retain(|t| !t.is_finished());
+        tasks.push(task);
+        Ok(true)
+    }
 }
 
 type UpHandle = Arc<client::Handle<Upstream>>;
@@ -86,6 +184,30 @@ pub struct Shared {
     pub recorder: Mutex<Option<Recorder>>,
     /// The per-channel upstream reader tasks.
     pub tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// The channels by their upstream id, for relaying the upstream's channel requests.
+    up_chans: Mutex<HashMap<ChannelId, UpChan>>,
+}
+
+/// What relaying a request of the upstream on one channel needs.
+#[derive(Clone)]
+struct UpChan {
+    /// The client side's channel.
+    client: ChannelId,
+    /// The recording's channel key.
+    key: u64,
+    /// The client connection.
+    handle: server::Handle,
+    /// The client's answers to requests sent on the channel.
+    replies: Arc<tokio::sync::Mutex<mpsc::Receiver<bool>>>,
+}
+
+impl std::fmt::Debug for UpChan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpChan")
+            .field("client", &self.client)
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for Shared {
@@ -105,6 +227,7 @@ impl Shared {
             upstream: Mutex::new(None),
             recorder: Mutex::new(None),
             tasks: Mutex::new(Vec::new()),
+            up_chans: Mutex::new(HashMap::new()),
         })
     }
 }
@@ -209,6 +332,7 @@ impl Conn {
             self.cfg.upstream.as_str(),
             Upstream {
                 expected: self.cfg.upstream_host_key.clone(),
+                shared: self.shared.clone(),
             },
         )
         .await?;
@@ -320,8 +444,20 @@ impl Conn {
             return Ok(());
         }
         let (up_read, up_write) = up_chan.split();
-        let (_client_read, client_write) = client_chan.split();
+        let (client_read, client_write) = client_chan.split();
         let (reply_tx, replies) = mpsc::channel(16);
+        let (client_reply_tx, client_replies) = mpsc::channel(16);
+        lock(&self.shared.up_chans).insert(
+            up_write.id(),
+            UpChan {
+                client: client_write.id(),
+                key,
+                handle: session.handle(),
+                replies: Arc::new(tokio::sync::Mutex::new(client_replies)),
+            },
+        );
+        let task = tokio::spawn(client_replies_reader(client_read, client_reply_tx));
+        lock(&self.shared.tasks).push(task);
         self.chans.insert(
             client_write.id(),
             Chan {
@@ -404,6 +540,22 @@ impl Conn {
             }
         }
         Ok(())
+    }
+}
+
+/// Reads the client side of a channel for the client's answers to the requests the proxy
+/// relayed to it (everything else on it is also handed to the handler callbacks).
+async fn client_replies_reader(mut client: ChannelReadHalf, replies: mpsc::Sender<bool>) {
+    while let Some(msg) = client.wait().await {
+        match msg {
+            ChannelMsg::Success => {
+                let _ = replies.try_send(true);
+            }
+            ChannelMsg::Failure => {
+                let _ = replies.try_send(false);
+            }
+            _ => {}
+        }
     }
 }
 
@@ -839,6 +991,51 @@ impl server::Handler for Conn {
         .await
     }
 
+    async fn unknown_channel_request(
+        &mut self,
+        channel: ChannelId,
+        request_type: &str,
+        want_reply: bool,
+        data: &[u8],
+        session: &mut Session,
+    ) -> Result<bool, Self::Error> {
+        // Requests russh has no method for (`break`, the client's `xon-xoff`, vendor
+        // requests): recorded (unknown ones with their raw payload) and relayed as they are.
+        let req = wire_request(request_type, want_reply, data);
+        let (t, d) = (request_type.to_string(), data.to_vec());
+        self.relay_request(channel, req, want_reply, session, move |up| async move {
+            let r = up.request_raw(want_reply, t, d).await;
+            (up, r)
+        })
+        .await?;
+        Ok(true)
+    }
+
+    async fn unknown_global_request(
+        &mut self,
+        request_type: &str,
+        want_reply: bool,
+        data: &[u8],
+        session: &mut Session,
+    ) -> Result<Option<Vec<u8>>, Self::Error> {
+        // Global requests russh has no method for (such as OpenSSH's keepalive@openssh.com):
+        // recorded in the connection's requests and relayed upstream; the client gets the
+        // upstream's answer.
+        let req = wire_request(request_type, want_reply, data);
+        if !self.record_conn(session, req).await {
+            return Ok(None);
+        }
+        let Some(up) = self.upstream.clone() else {
+            return Ok(None);
+        };
+        let sent = up.send_global_request(request_type, data, want_reply);
+        Ok(match tokio::time::timeout(REPLY_TIMEOUT, sent).await {
+            Ok(Ok(Some(payload))) => Some(payload.to_vec()),
+            Ok(Ok(None)) => Some(Vec::new()), // no reply wanted: none is sent
+            _ => None,
+        })
+    }
+
     async fn tcpip_forward(
         &mut self,
         address: &str,
@@ -871,7 +1068,8 @@ impl server::Handler for Conn {
 }
 
 impl Conn {
-    async fn record_conn(&mut self, session: &mut Session, req: Request) {
+    /// Records a connection-level request; false when the recording failed.
+    async fn record_conn(&mut self, session: &mut Session, req: Request) -> bool {
         self.record(
             session,
             Event::ConnRequest {
@@ -880,7 +1078,7 @@ impl Conn {
                 req,
             },
         )
-        .await;
+        .await
     }
 }
 
@@ -1059,6 +1257,7 @@ pub async fn serve(
             .disconnect(Disconnect::ByApplication, "client disconnected", "en")
             .await;
     }
+    lock(&shared.up_chans).clear();
     let tasks: Vec<JoinHandle<()>> = std::mem::take(&mut *lock(&shared.tasks));
     for t in tasks {
         let abort = t.abort_handle();

@@ -201,6 +201,11 @@ struct Env {
 
 impl Env {
     fn start(mode: Mode) -> Env {
+        Env::start_with(mode, "")
+    }
+
+    /// As [`Env::start`], with `extra` appended to the sshd configuration.
+    fn start_with(mode: Mode, extra: &str) -> Env {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         for k in ["host_key", "proxy_host_key", "client_key", "upstream_key"] {
@@ -220,7 +225,7 @@ impl Env {
                  AuthorizedKeysFile {d}/sshd_authorized_keys\nStrictModes no\nUsePAM no\n\
                  PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
                  PermitRootLogin prohibit-password\nAllowTcpForwarding yes\nSubsystem sftp internal-sftp\n\
-                 AcceptEnv BSR_TEST_*\nX11Forwarding yes\nPrintMotd no\nLogLevel ERROR\n",
+                 AcceptEnv BSR_TEST_*\nX11Forwarding yes\nPrintMotd no\nLogLevel ERROR\n{extra}",
                 d = d.display()
             );
             std::fs::write(d.join("sshd_config"), config).unwrap();
@@ -445,6 +450,30 @@ fn requests(ch: &ChannelRecording, d: Direction) -> Vec<Request> {
         }
     }
     out
+}
+
+/// The requests of the (only) connection of a recording, in direction `d`.
+fn connection_requests(rec: &Path, d: Direction) -> Vec<Request> {
+    let r = Recording::open_path(rec).unwrap();
+    let conn = &r.connections().unwrap()[0];
+    let f = conn.requests(d).unwrap();
+    f.chunks()
+        .unwrap()
+        .filter_map(|c| match decode_chunk_payload(&c.unwrap(), true).unwrap() {
+            Decoded::Request(r) => Some(r),
+            _ => None,
+        })
+        .collect()
+}
+
+/// How many unknown `keepalive@openssh.com` requests wanting a reply are in `reqs`.
+fn keepalives(reqs: &[Request]) -> usize {
+    reqs.iter()
+        .filter(|r| {
+            matches!(r, Request::Unknown(u)
+                if u.request_type == "keepalive@openssh.com" && u.want_reply && u.data.is_empty())
+        })
+        .count()
 }
 
 fn convert_channel(
@@ -1012,4 +1041,79 @@ fn no_record_relays_without_recording() {
         "no recordings folder with --no-record"
     );
     assert!(env.proxy_log().contains("NOT recording"));
+}
+
+#[test]
+fn client_keepalive_global_requests_are_relayed_and_recorded() {
+    if !openssh_ready(false) {
+        return;
+    }
+    let env = Env::start(Mode::Record);
+    // The client sends a keepalive@openssh.com global request every second and gives up
+    // after two unanswered ones: the session outlives that only if the answers come back.
+    let out = run(
+        env.ssh()
+            .args(["-o", "ServerAliveInterval=1", "-o", "ServerAliveCountMax=2"])
+            .arg(env.target())
+            .arg("sleep 4; echo done"),
+        120,
+    );
+    assert_eq!(
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).as_ref()
+        ),
+        (Some(0), "done\n"),
+        "stderr: {}; proxy log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        env.proxy_log()
+    );
+    let recs = env.finished_recordings(1);
+    assert_authentic(&recs[0]);
+    let reqs = connection_requests(&recs[0], Direction::Inbound);
+    assert!(
+        keepalives(&reqs) >= 2,
+        "keepalive@openssh.com global requests recorded in the connection: {reqs:?}"
+    );
+}
+
+#[test]
+fn server_keepalive_channel_requests_are_relayed_and_recorded() {
+    if !openssh_ready(false) {
+        return;
+    }
+    // sshd sends a keepalive@openssh.com channel request every second and ends the session
+    // after two unanswered ones: it outlives that only if the client's answers come back
+    // through the proxy.
+    let env = Env::start_with(
+        Mode::Record,
+        "ClientAliveInterval 1\nClientAliveCountMax 2\n",
+    );
+    let out = run(env.ssh().arg(env.target()).arg("sleep 4; echo done"), 120);
+    assert_eq!(
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).as_ref()
+        ),
+        (Some(0), "done\n"),
+        "stderr: {}; proxy log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        env.proxy_log()
+    );
+    let recs = env.finished_recordings(1);
+    assert_authentic(&recs[0]);
+    let chans = channels(&recs[0]);
+    assert_eq!(chans.len(), 1);
+    let (_, ch, summary) = &chans[0];
+    assert_eq!(summary.session_program, "exec");
+    let outbound = requests(ch, Direction::Outbound);
+    assert!(
+        keepalives(&outbound) >= 2,
+        "keepalive@openssh.com channel requests recorded as outbound: {outbound:?}"
+    );
+    assert_eq!(
+        keepalives(&requests(ch, Direction::Inbound)),
+        0,
+        "no keepalive recorded as inbound"
+    );
 }

@@ -1117,3 +1117,125 @@ fn server_keepalive_channel_requests_are_relayed_and_recorded() {
         "no keepalive recorded as inbound"
     );
 }
+
+/// A russh client handler that accepts any host key (the proxy's is a throwaway test key).
+struct AnyHostKey;
+
+impl russh::client::Handler for AnyHostKey {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        _key: &russh::keys::PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        Ok(true)
+    }
+}
+
+/// The next request reply on a channel: `true` for success.
+async fn next_reply(ch: &mut russh::Channel<russh::client::Msg>) -> Option<bool> {
+    loop {
+        match ch.wait().await? {
+            russh::ChannelMsg::Success => return Some(true),
+            russh::ChannelMsg::Failure => return Some(false),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn arbitrary_client_requests_are_relayed_and_recorded_with_their_payload() {
+    if !openssh_ready(false) {
+        return;
+    }
+    let env = Env::start(Mode::Record);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let global_payload = b"\0\0\0\x03abc".to_vec();
+    let chan_payload = b"\0\0\0\x02xy".to_vec();
+    let (global, chan_reply, break_reply, output) = rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(60), async {
+            let cfg = Arc::new(russh::client::Config::default());
+            let mut h = russh::client::connect(cfg, ("127.0.0.1", env.proxy_port), AnyHostKey)
+                .await
+                .unwrap();
+            let key = russh::keys::load_secret_key(env.path("client_key"), None).unwrap();
+            let auth = h
+                .authenticate_publickey(
+                    env.user.clone(),
+                    russh::keys::PrivateKeyWithHashAlg::new(Arc::new(key), None),
+                )
+                .await
+                .unwrap();
+            assert!(auth.success(), "the proxy let the client in");
+            // A global request nobody knows: relayed to sshd, whose refusal comes back.
+            let global = h
+                .send_global_request("bsr-test-global@example.com", &global_payload, true)
+                .await;
+            let mut ch = h.channel_open_session().await.unwrap();
+            // A channel request nobody knows, and `break` (RFC 4335), which russh's server
+            // has no method for but BSR has a type for: both relayed, sshd answers.
+            ch.request_raw(true, "bsr-test-chan@example.com", chan_payload.clone())
+                .await
+                .unwrap();
+            let chan_reply = next_reply(&mut ch).await;
+            ch.request_raw(true, "break", 500u32.to_be_bytes().to_vec())
+                .await
+                .unwrap();
+            let break_reply = next_reply(&mut ch).await;
+            ch.exec(true, "echo still-here").await.unwrap();
+            let mut out = Vec::new();
+            while let Some(m) = ch.wait().await {
+                match m {
+                    russh::ChannelMsg::Data { data } => out.extend_from_slice(&data),
+                    russh::ChannelMsg::Eof | russh::ChannelMsg::Close => break,
+                    _ => {}
+                }
+            }
+            let _ = h
+                .disconnect(russh::Disconnect::ByApplication, "", "en")
+                .await;
+            (global, chan_reply, break_reply, out)
+        })
+        .await
+        .expect("the russh client session did not finish within 60 s")
+    });
+    drop(rt);
+    // sshd refuses unknown requests; the client got that real answer, not the proxy's.
+    assert!(
+        matches!(global, Err(russh::Error::RequestDenied)),
+        "{global:?}; proxy log:\n{}",
+        env.proxy_log()
+    );
+    assert_eq!(chan_reply, Some(false));
+    assert!(break_reply.is_some(), "sshd answered the break request");
+    assert_eq!(String::from_utf8_lossy(&output), "still-here\n");
+
+    let recs = env.finished_recordings(1);
+    assert_authentic(&recs[0]);
+    let conn_reqs = connection_requests(&recs[0], Direction::Inbound);
+    assert!(
+        conn_reqs.iter().any(|r| matches!(r, Request::Unknown(u)
+            if u.request_type == "bsr-test-global@example.com" && u.want_reply
+                && u.data == global_payload)),
+        "the global request recorded with its payload: {conn_reqs:?}"
+    );
+    let chans = channels(&recs[0]);
+    assert_eq!(chans.len(), 1);
+    let inbound = requests(&chans[0].1, Direction::Inbound);
+    assert!(
+        inbound.iter().any(|r| matches!(r, Request::Unknown(u)
+            if u.request_type == "bsr-test-chan@example.com" && u.want_reply
+                && u.data == chan_payload)),
+        "the channel request recorded with its payload: {inbound:?}"
+    );
+    assert!(
+        inbound
+            .iter()
+            .any(|r| matches!(r, Request::Break(b) if b.break_length_ms == 500)),
+        "break recorded as a break request: {inbound:?}"
+    );
+}

@@ -14,14 +14,34 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// `Some(version line)` when asciinema can run; `None` (after printing why) to skip.
+///
+/// Asked once per test binary: asciinema 2.4 creates `~/.config/asciinema/install-id` on its
+/// first run, and several first runs at once (the tests run in parallel) race on it, so one of
+/// them can fail on a fresh machine.
 fn asciinema() -> Option<String> {
-    let out = Command::new("asciinema").arg("--version").output();
-    match out {
-        Ok(o) if o.status.success() => Some(String::from_utf8_lossy(&o.stdout).trim().to_string()),
-        _ => {
+    static VERSION: std::sync::OnceLock<Result<String, String>> = std::sync::OnceLock::new();
+    let v = VERSION.get_or_init(|| {
+        let mut last = String::new();
+        for _ in 0..3 {
+            match Command::new("asciinema").arg("--version").output() {
+                Ok(o) if o.status.success() => {
+                    return Ok(String::from_utf8_lossy(&o.stdout).trim().to_string());
+                }
+                Ok(o) => {
+                    last = format!("{}: {}", o.status, String::from_utf8_lossy(&o.stderr));
+                }
+                Err(e) => last = e.to_string(),
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        Err(last)
+    });
+    match v {
+        Ok(version) => Some(version.clone()),
+        Err(why) => {
             assert!(
                 std::env::var_os("BSR_REQUIRE_ASCIINEMA").is_none(),
-                "asciinema is required (BSR_REQUIRE_ASCIINEMA is set) but cannot be run; \
+                "asciinema is required (BSR_REQUIRE_ASCIINEMA is set) but cannot be run ({why}); \
                  install it with: python3 -m pip install 'asciinema==2.4.0'"
             );
             eprintln!(

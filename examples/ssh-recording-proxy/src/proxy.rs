@@ -1182,7 +1182,13 @@ async fn upstream_reader(
             _ => true,
         };
         if !ok {
-            // A recording failure: the supervisor ends the session with the reason.
+            if rec.as_ref().is_some_and(|r| r.failure().is_some()) {
+                // A recording failure: the supervisor ends the session with the reason. Do
+                // not close the client's channel here: a client that sees its session channel
+                // close exits (OpenSSH with status 255) before it reads the DISCONNECT that
+                // says why.
+                return;
+            }
             break;
         }
     }

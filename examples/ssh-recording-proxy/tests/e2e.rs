@@ -1007,7 +1007,9 @@ fn stalled_recorder_ends_the_session_within_the_stall_timeout() {
     assert!(took < Duration::from_secs(30), "took {took:?}");
     assert!(
         stderr.contains("session recording failed") && stderr.contains("fell behind"),
-        "clear message to the client: {stderr}"
+        "clear message to the client: {stderr} (ssh {:?}; proxy log: {})",
+        out.status,
+        env.proxy_log()
     );
     let recs: Vec<PathBuf> = std::fs::read_dir(&env.rec_dir)
         .unwrap()

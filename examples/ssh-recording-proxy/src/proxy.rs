@@ -128,6 +128,50 @@ impl client::Handler for Upstream {
         })
     }
 
+    /// The upstream's global requests (keepalives, `hostkeys-00@openssh.com`, any other) are
+    /// about the upstream hop, so they are recorded (outbound, in the connection's requests)
+    /// and answered by russh as before, not relayed: the client must not learn the upstream's
+    /// host keys as the proxy's.
+    async fn global_request_observed(
+        &mut self,
+        request_type: &str,
+        want_reply: bool,
+        data: &[u8],
+        _session: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        let req = wire_request(request_type, want_reply, data);
+        let time = Timestamp::now();
+        // Checked under the early list's lock, which `auth_succeeded` holds while it installs
+        // the recorder and takes the list: a request is either kept or sent, never lost.
+        let mut early = lock(&self.shared.early_global);
+        let rec = lock(&self.shared.recorder).clone();
+        match rec {
+            Some(rec) => {
+                drop(early);
+                let _ = rec
+                    .send(Event::ConnRequest {
+                        dir: Direction::Outbound,
+                        time,
+                        req,
+                    })
+                    .await;
+            }
+            None => {
+                if early.len() < MAX_EARLY_GLOBAL {
+                    early.push((time, req));
+                } else {
+                    drop(early);
+                    publish_failure(
+                        &self.shared.failed,
+                        "more upstream global requests than can be kept before the recording starts"
+                            .into(),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
     async fn unknown_channel_request(
         &mut self,
         channel: ChannelId,
@@ -186,7 +230,15 @@ pub struct Shared {
     pub tasks: Mutex<Vec<JoinHandle<()>>>,
     /// The channels by their upstream id, for relaying the upstream's channel requests.
     up_chans: Mutex<HashMap<ChannelId, UpChan>>,
+    /// Global requests of the upstream that came before the recording existed (sshd sends
+    /// `hostkeys-00@openssh.com` right after the proxy authenticates, before the client's
+    /// authentication completes); written to the recording as soon as it exists.
+    early_global: Mutex<Vec<(Timestamp, Request)>>,
 }
+
+/// Most upstream global requests kept while the recording does not exist yet; one more fails
+/// the recording rather than leaving it out.
+const MAX_EARLY_GLOBAL: usize = 64;
 
 /// What relaying a request of the upstream on one channel needs.
 #[derive(Clone)]
@@ -227,6 +279,7 @@ impl Shared {
             upstream: Mutex::new(None),
             recorder: Mutex::new(None),
             tasks: Mutex::new(Vec::new()),
+            early_global: Mutex::new(Vec::new()),
             up_chans: Mutex::new(HashMap::new()),
         })
     }
@@ -664,7 +717,22 @@ impl server::Handler for Conn {
                     self.who(),
                     r.dir
                 );
-                *lock(&self.shared.recorder) = Some(r.clone());
+                let early: Vec<(Timestamp, Request)> = {
+                    let mut early = lock(&self.shared.early_global);
+                    *lock(&self.shared.recorder) = Some(r.clone());
+                    std::mem::take(&mut *early)
+                };
+                for (time, req) in early {
+                    let ev = Event::ConnRequest {
+                        dir: Direction::Outbound,
+                        time,
+                        req,
+                    };
+                    if let Err(msg) = r.send(ev).await {
+                        self.end_for_recording(session, &msg);
+                        break;
+                    }
+                }
                 self.rec = Some(r);
             }
             Err(e) => {

@@ -759,6 +759,25 @@ fn exec_command_env_exit_signal_and_refused_requests() {
         saw_signal && saw_agent && saw_x11,
         "exit-signal {saw_signal}, agent {saw_agent}, x11 {saw_x11}; inbound requests {all:?}"
     );
+    // sshd's own global request to the proxy after authentication, hostkeys-00@openssh.com,
+    // is recorded (outbound, in the connection) with its payload: a list of host key blobs,
+    // here the ed25519 host key, string("ssh-ed25519") first. It is not relayed.
+    for rec in &recs {
+        let hostkeys: Vec<_> = connection_requests(rec, Direction::Outbound)
+            .into_iter()
+            .filter_map(|r| match r {
+                Request::Unknown(u) if u.request_type == "hostkeys-00@openssh.com" => Some(u),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(hostkeys.len(), 1, "{}: {hostkeys:?}", rec.display());
+        let d = &hostkeys[0].data;
+        assert!(!hostkeys[0].want_reply);
+        assert!(
+            d.len() > 19 && d[4..8] == [0, 0, 0, 11] && &d[8..19] == b"ssh-ed25519",
+            "{d:?}"
+        );
+    }
 }
 
 #[test]

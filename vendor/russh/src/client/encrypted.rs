@@ -799,6 +799,10 @@ impl Session {
             Some((&msg::GLOBAL_REQUEST, mut r)) => {
                 let req = map_err!(String::decode(&mut r))?;
                 let wants_reply = map_err!(u8::decode(&mut r))?;
+                // bsr patch: tell the handler first, with the request's raw data.
+                client
+                    .global_request_observed(&req, wants_reply != 0, &r[..], self)
+                    .await?;
                 if let Some(ref mut enc) = self.common.encrypted {
                     if req.starts_with("keepalive") {
                         map_err!(ensure_end(&r))?;

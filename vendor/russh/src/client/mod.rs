@@ -3175,6 +3175,22 @@ pub trait Handler: Sized + Send {
         async { Ok(false) }
     }
 
+    /// bsr patch: told of every global request the server sends (`keepalive@openssh.com`,
+    /// `hostkeys-00@openssh.com`, or any other), with its raw data, before russh answers it
+    /// exactly as it always has (keepalive: success; host keys: announced through
+    /// [`Handler::openssh_ext_host_keys_announced`]; others: failure). For observers such as
+    /// a recording proxy; it cannot change the answer.
+    #[allow(unused_variables)]
+    fn global_request_observed(
+        &mut self,
+        request_type: &str,
+        want_reply: bool,
+        data: &[u8],
+        session: &mut Session,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        async { Ok(()) }
+    }
+
     /// The remote process has exited, with the given exit status.
     #[allow(unused_variables)]
     fn exit_status(

@@ -883,7 +883,11 @@ impl server::Handler for Conn {
         session: &mut Session,
     ) -> Result<(), Self::Error> {
         let payload = pty_payload(term, [col_width, row_height, pix_width, pix_height], modes);
-        let req = Request::from_ssh_wire("pty-req", true, &payload)?;
+        let req = Request::from_ssh_wire(
+            "pty-req",
+            session.channel_request_wants_reply(channel),
+            &payload,
+        )?;
         let term = term.to_string();
         let modes: Vec<(Pty, u32)> = modes
             .iter()
@@ -915,7 +919,8 @@ impl server::Handler for Conn {
         put_str(&mut p, x11_auth_protocol.as_bytes());
         put_str(&mut p, x11_auth_cookie.as_bytes());
         p.extend_from_slice(&x11_screen_number.to_be_bytes());
-        let req = Request::from_ssh_wire("x11-req", true, &p)?;
+        let req =
+            Request::from_ssh_wire("x11-req", session.channel_request_wants_reply(channel), &p)?;
         self.relay_request(channel, req, true, session, |up| async move {
             (up, Err(russh::Error::Inconsistent))
         })
@@ -932,7 +937,7 @@ impl server::Handler for Conn {
         let mut p = Vec::new();
         put_str(&mut p, variable_name.as_bytes());
         put_str(&mut p, variable_value.as_bytes());
-        let req = Request::from_ssh_wire("env", true, &p)?;
+        let req = Request::from_ssh_wire("env", session.channel_request_wants_reply(channel), &p)?;
         let (n, v) = (variable_name.to_string(), variable_value.to_string());
         self.relay_request(channel, req, true, session, move |up| async move {
             let r = up.set_env(true, n, v).await;
@@ -946,7 +951,8 @@ impl server::Handler for Conn {
         channel: ChannelId,
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        let req = Request::from_ssh_wire("shell", true, &[])?;
+        let req =
+            Request::from_ssh_wire("shell", session.channel_request_wants_reply(channel), &[])?;
         self.relay_request(channel, req, true, session, |up| async move {
             let r = up.request_shell(true).await;
             (up, r)
@@ -962,7 +968,7 @@ impl server::Handler for Conn {
     ) -> Result<(), Self::Error> {
         let mut p = Vec::new();
         put_str(&mut p, data);
-        let req = Request::from_ssh_wire("exec", true, &p)?;
+        let req = Request::from_ssh_wire("exec", session.channel_request_wants_reply(channel), &p)?;
         let cmd = data.to_vec();
         self.relay_request(channel, req, true, session, move |up| async move {
             let r = up.exec(true, cmd).await;
@@ -979,7 +985,11 @@ impl server::Handler for Conn {
     ) -> Result<(), Self::Error> {
         let mut p = Vec::new();
         put_str(&mut p, name.as_bytes());
-        let req = Request::from_ssh_wire("subsystem", true, &p)?;
+        let req = Request::from_ssh_wire(
+            "subsystem",
+            session.channel_request_wants_reply(channel),
+            &p,
+        )?;
         let name = name.to_string();
         self.relay_request(channel, req, true, session, move |up| async move {
             let r = up.request_subsystem(true, name).await;
@@ -1115,7 +1125,8 @@ impl server::Handler for Conn {
         let mut p = Vec::new();
         put_str(&mut p, address.as_bytes());
         p.extend_from_slice(&port.to_be_bytes());
-        let req = Request::from_ssh_wire("tcpip-forward", true, &p)?;
+        let req =
+            Request::from_ssh_wire("tcpip-forward", session.global_request_wants_reply(), &p)?;
         self.record_conn(session, req).await;
         Ok(false)
     }
@@ -1129,7 +1140,11 @@ impl server::Handler for Conn {
         let mut p = Vec::new();
         put_str(&mut p, address.as_bytes());
         p.extend_from_slice(&port.to_be_bytes());
-        let req = Request::from_ssh_wire("cancel-tcpip-forward", true, &p)?;
+        let req = Request::from_ssh_wire(
+            "cancel-tcpip-forward",
+            session.global_request_wants_reply(),
+            &p,
+        )?;
         self.record_conn(session, req).await;
         Ok(false)
     }

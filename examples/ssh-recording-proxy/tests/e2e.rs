@@ -694,6 +694,18 @@ fn exec_command_env_exit_signal_and_refused_requests() {
         report.env
     );
     assert_eq!(output_text(&events), expected);
+    // The requests carry the client's own want-reply flags: OpenSSH asks for a reply to exec
+    // but not to env (the proxy asks sshd for both, to pass its verdicts on).
+    let inbound = requests(ch, Direction::Inbound);
+    let flags: Vec<(&str, bool)> = inbound
+        .iter()
+        .filter_map(|r| match r {
+            Request::Env(e) => Some(("env", e.want_reply)),
+            Request::Exec(e) => Some(("exec", e.want_reply)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(flags, [("env", false), ("exec", true)], "{inbound:?}");
 
     // A program killed by a signal: exit-signal is relayed (ssh exits 255) and recorded.
     let out = run(env.ssh().arg(env.target()).arg("kill -TERM $$"), 120);

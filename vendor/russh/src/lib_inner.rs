@@ -507,7 +507,7 @@ pub(crate) struct ChannelParams {
     /// Has the other side confirmed the channel?
     pub confirmed: bool,
     #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
-    wants_reply: bool,
+    pub(crate) wants_reply: bool, // bsr patch: pub(crate), read by server::Session
     /// (buffer, extended stream #, data offset in buffer)
     pending_data: std::collections::VecDeque<(bytes::Bytes, Option<u32>, usize)>,
     pending_eof: bool,

@@ -1088,6 +1088,22 @@ impl Session {
         }
     }
 
+    /// bsr patch: whether the client asked for a reply (`want_reply`) to the channel request
+    /// on `channel` that is being handled; the typed callbacks do not pass the flag.
+    pub fn channel_request_wants_reply(&self, channel: ChannelId) -> bool {
+        self.common
+            .encrypted
+            .as_ref()
+            .and_then(|enc| enc.channels.get(&channel))
+            .is_some_and(|c| c.wants_reply)
+    }
+
+    /// bsr patch: whether the client asked for a reply to the global request being handled.
+    pub fn global_request_wants_reply(&self) -> bool {
+        self.common.wants_reply
+    }
+
+
     /// Send a "success" reply to a channel request. Always call this
     /// function if the request was successful (it checks whether the
     /// client expects an answer).

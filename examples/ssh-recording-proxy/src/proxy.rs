@@ -534,6 +534,37 @@ impl Conn {
 
     /// Records a client request and forwards it; `forward` sends it upstream. When
     /// `wants_reply`, waits for the upstream's answer and passes it on.
+    /// Records client data (`ext`: the extended-data code, for stderr-like streams) and, once
+    /// it is in the recording, forwards it upstream, waiting for the upstream window so that
+    /// back-pressure reaches the client.
+    async fn relay_client_data(
+        &mut self,
+        channel: ChannelId,
+        ext: Option<u32>,
+        data: &[u8],
+        session: &mut Session,
+    ) {
+        let Some(key) = self.chans.get(&channel).map(|c| c.key) else {
+            return;
+        };
+        let bytes = Bytes::copy_from_slice(data);
+        let ev = Event::Data {
+            key,
+            dir: Direction::Inbound,
+            time: Timestamp::now(),
+            data: bytes.clone(),
+        };
+        if !self.record(session, ev).await {
+            return;
+        }
+        if let Some(c) = self.chans.get(&channel) {
+            let _ = match ext {
+                None => c.up.data_bytes(bytes).await,
+                Some(code) => c.up.extended_data_bytes(code, bytes).await,
+            };
+        }
+    }
+
     async fn relay_request<F, Fut>(
         &mut self,
         channel: ChannelId,
@@ -784,28 +815,7 @@ impl server::Handler for Conn {
         data: &[u8],
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        let Some(key) = self.chans.get(&channel).map(|c| c.key) else {
-            return Ok(());
-        };
-        let bytes = Bytes::copy_from_slice(data);
-        if !self
-            .record(
-                session,
-                Event::Data {
-                    key,
-                    dir: Direction::Inbound,
-                    time: Timestamp::now(),
-                    data: bytes.clone(),
-                },
-            )
-            .await
-        {
-            return Ok(());
-        }
-        if let Some(c) = self.chans.get(&channel) {
-            // Waits for the upstream window: back-pressure reaches the client.
-            let _ = c.up.data_bytes(bytes).await;
-        }
+        self.relay_client_data(channel, None, data, session).await;
         Ok(())
     }
 
@@ -816,27 +826,8 @@ impl server::Handler for Conn {
         data: &[u8],
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        let Some(key) = self.chans.get(&channel).map(|c| c.key) else {
-            return Ok(());
-        };
-        let bytes = Bytes::copy_from_slice(data);
-        if !self
-            .record(
-                session,
-                Event::Data {
-                    key,
-                    dir: Direction::Inbound,
-                    time: Timestamp::now(),
-                    data: bytes.clone(),
-                },
-            )
-            .await
-        {
-            return Ok(());
-        }
-        if let Some(c) = self.chans.get(&channel) {
-            let _ = c.up.extended_data_bytes(code, bytes).await;
-        }
+        self.relay_client_data(channel, Some(code), data, session)
+            .await;
         Ok(())
     }
 
@@ -1165,8 +1156,15 @@ impl Conn {
     }
 }
 
-/// Relays one upstream channel to the client: data, EOF, close, exit-status, exit-signal,
-/// xon-xoff; request replies go to the waiting handler.
+/// Writes upstream data (`ext`: the extended-data code) to the client, waiting for the client's
+/// window so that back-pressure reaches the upstream.
+async fn write_to_client(client: &ChannelWriteHalf<Msg>, data: Bytes, ext: Option<u32>) -> bool {
+    match ext {
+        None => client.data_bytes(data).await.is_ok(),
+        Some(ext) => client.extended_data_bytes(ext, data).await.is_ok(),
+    }
+}
+
 async fn upstream_reader(
     mut up: ChannelReadHalf,
     client: ChannelWriteHalf<Msg>,
@@ -1191,28 +1189,20 @@ async fn upstream_reader(
         time: Timestamp::now(),
         req,
     };
+    let out_data = |data: Bytes| Event::Data {
+        key,
+        dir: Direction::Outbound,
+        time: Timestamp::now(),
+        data,
+    };
     while let Some(msg) = up.wait().await {
         let ok = match msg {
             ChannelMsg::Data { data } => {
-                let ok = record(Event::Data {
-                    key,
-                    dir: Direction::Outbound,
-                    time: Timestamp::now(),
-                    data: data.clone(),
-                })
-                .await;
-                // Waits for the client's window: back-pressure reaches the upstream.
-                ok && client.data_bytes(data).await.is_ok()
+                record(out_data(data.clone())).await && write_to_client(&client, data, None).await
             }
             ChannelMsg::ExtendedData { data, ext } => {
-                let ok = record(Event::Data {
-                    key,
-                    dir: Direction::Outbound,
-                    time: Timestamp::now(),
-                    data: data.clone(),
-                })
-                .await;
-                ok && client.extended_data_bytes(ext, data).await.is_ok()
+                record(out_data(data.clone())).await
+                    && write_to_client(&client, data, Some(ext)).await
             }
             ChannelMsg::Eof => client.eof().await.is_ok(),
             ChannelMsg::Close => break,

@@ -395,6 +395,20 @@ impl Env {
 }
 
 /// `bsr-verify --kek KEK --recorder-key PUB RECORDING`, as a library call.
+/// The client exited 0 having printed exactly `stdout` (else: its stderr and the proxy log).
+fn assert_exited_ok_with(env: &Env, out: &std::process::Output, stdout: &str) {
+    assert_eq!(
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).as_ref()
+        ),
+        (Some(0), stdout),
+        "stderr: {}; proxy log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        env.proxy_log()
+    );
+}
+
 fn verdict(rec: &Path) -> (Verdict, String) {
     let store = FsStore::new(rec.parent().unwrap());
     let name = rec.file_name().unwrap().to_str().unwrap();
@@ -1091,16 +1105,7 @@ fn client_keepalive_global_requests_are_relayed_and_recorded() {
             .arg("sleep 4; echo done"),
         120,
     );
-    assert_eq!(
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).as_ref()
-        ),
-        (Some(0), "done\n"),
-        "stderr: {}; proxy log:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        env.proxy_log()
-    );
+    assert_exited_ok_with(&env, &out, "done\n");
     let recs = env.finished_recordings(1);
     assert_authentic(&recs[0]);
     let reqs = connection_requests(&recs[0], Direction::Inbound);
@@ -1123,16 +1128,7 @@ fn server_keepalive_channel_requests_are_relayed_and_recorded() {
         "ClientAliveInterval 1\nClientAliveCountMax 2\n",
     );
     let out = run(env.ssh().arg(env.target()).arg("sleep 4; echo done"), 120);
-    assert_eq!(
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).as_ref()
-        ),
-        (Some(0), "done\n"),
-        "stderr: {}; proxy log:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        env.proxy_log()
-    );
+    assert_exited_ok_with(&env, &out, "done\n");
     let recs = env.finished_recordings(1);
     assert_authentic(&recs[0]);
     let chans = channels(&recs[0]);

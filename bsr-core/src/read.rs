@@ -454,8 +454,9 @@ impl MapSource {
 ///
 /// The hash runs from cache (the chunk's CRC has just read it) but the next chunk is still in
 /// memory, and the hardware prefetchers stop at every 4 KiB page of a mapping. So while hashing,
-/// this prefetches as many bytes ahead as it hashes, a page per step: the next chunk's CRC then
-/// finds it in cache, and the memory latency hides behind SHA-256's compute time.
+/// in 1 KiB steps, this prefetches the bytes as far ahead as it hashes in this call (one line per
+/// 64 bytes, spread over the steps): the next chunk's CRC then finds it in cache, and the memory
+/// latency hides behind SHA-256's compute time.
 fn hash_window(m: &MapSource, h: &mut sha2::Sha256, hashed: &mut u64, upto: u64) {
     use sha2::Digest;
     const STEP: usize = 1024;
@@ -474,6 +475,15 @@ fn hash_window(m: &MapSource, h: &mut sha2::Sha256, hashed: &mut u64, upto: u64)
         pos = step_end;
     }
     *hashed = m.base + to.max(from) as u64;
+}
+
+/// The bytes a [`ChunkStream`] parses from: the mapped window in map mode, else the read buffer.
+/// A free function so that `next_chunk` can borrow it beside the stream's other fields.
+fn window_of<'b>(mapped: &'b Option<MapSource>, buf: &'b [u8]) -> &'b [u8] {
+    match mapped {
+        Some(m) => m.bytes(),
+        None => buf,
+    }
 }
 
 /// Asks the CPU to bring `bytes[from..to]` (clamped) into the L2 cache. A hint only.
@@ -697,10 +707,7 @@ impl<R: std::io::Read> ChunkStream<R> {
 
     /// The bytes between `start` and `end`: the read buffer, or the mapped window.
     fn window(&self) -> &[u8] {
-        match &self.mapped {
-            Some(m) => m.bytes(),
-            None => &self.buf,
-        }
+        window_of(&self.mapped, &self.buf)
     }
 
     fn check_magic(&mut self) -> Result<()> {
@@ -772,10 +779,7 @@ impl<R: std::io::Read> ChunkStream<R> {
             path,
             ..
         } = self;
-        let win: &[u8] = match mapped.as_ref() {
-            Some(m) => m.bytes(),
-            None => &buf[..],
-        };
+        let win = window_of(mapped, buf);
         let (mut chunk, n) = match crate::chunk::decode_chunk(&win[*start..*end], *offset, *index) {
             Ok(Some(x)) => x,
             Ok(None) => return Ok(None),

@@ -181,6 +181,20 @@ fn be64(b: &[u8]) -> u64 {
 /// empty DONE and a HEAD of at least 2 bytes. Returns the chunk and the bytes it took.
 #[inline]
 pub fn decode_chunk(buf: &[u8], offset: u64, index: u64) -> Result<Option<(Chunk<'_>, usize)>> {
+    decode_chunk_crc_with(buf, offset, index, crc32fast::hash)
+}
+
+/// [`decode_chunk`], with the CRC of the bytes it covers (`buf[4..4 + 21 + len]`) computed by
+/// `crc` (called at most once, after the length and truncation checks), so that a caller can
+/// compute it in the same pass as something else over those bytes (the memory-mapped stream
+/// does it with SHA-256).
+#[inline]
+pub(crate) fn decode_chunk_crc_with(
+    buf: &[u8],
+    offset: u64,
+    index: u64,
+    crc: impl FnOnce(&[u8]) -> u32,
+) -> Result<Option<(Chunk<'_>, usize)>> {
     if buf.is_empty() {
         return Ok(None);
     }
@@ -213,7 +227,7 @@ pub fn decode_chunk(buf: &[u8], offset: u64, index: u64) -> Result<Option<(Chunk
     }
     let body_end = CHUNK_BASE_SIZE + len as usize;
     let stored_crc = be32(&buf[body_end..]);
-    let computed = crc32fast::hash(&buf[format::LENGTH_SIZE..body_end]);
+    let computed = crc(&buf[format::LENGTH_SIZE..body_end]);
     if stored_crc != computed {
         return Err(Error::Crc {
             loc: loc(),

@@ -197,3 +197,54 @@ fn a_file_that_shrinks_while_mapped_is_an_io_error() {
     assert!(matches!(err, bsr_core::Error::Io { .. }), "{err:?}");
     assert!(err.to_string().contains("shrank"), "{err}");
 }
+
+/// Map mode computes a large chunk's CRC in the same pass as the file's SHA-256 (small chunks:
+/// CRC first, hash after). Whichever way a chunk went, an error in it, found by the CRC or
+/// after it, must leave the stream's hash where the read path leaves it.
+#[test]
+fn errors_in_small_and_large_chunks_leave_the_hash_as_the_read_path_does() {
+    let sizes = [100, 1_500, 3_000, 70_000, 10, 300_000];
+    let file = data_file(&sizes);
+    // Chunk offsets: HEAD first, then the DATA chunks in order.
+    let mut offsets = Vec::new();
+    let mut at = MAGIC.len();
+    let head_len = u32::from_be_bytes(file[at..at + 4].try_into().unwrap()) as usize;
+    at += format::CHUNK_OVERHEAD + head_len;
+    for &n in &sizes {
+        offsets.push(at);
+        at += format::CHUNK_OVERHEAD + n;
+    }
+    let mut cases = 0;
+    for (&off, &n) in offsets.iter().zip(&sizes) {
+        // A flipped data byte (CRC error), and a bad direction under a correct CRC (an error
+        // after the CRC was computed).
+        let mut flipped = file.clone();
+        flipped[off + format::CHUNK_BASE_SIZE + n / 2] ^= 0x01;
+        let mut bad_dir = file.clone();
+        bad_dir[off + 12] = 9;
+        let body_end = off + format::CHUNK_BASE_SIZE + n;
+        let crc = crc32fast::hash(&bad_dir[off + format::LENGTH_SIZE..body_end]);
+        bad_dir[body_end..body_end + 4].copy_from_slice(&crc.to_be_bytes());
+        for (what, bytes) in [("flip", &flipped), ("direction", &bad_dir)] {
+            let (_d, fs) = fs_with("f.data", bytes);
+            let (a, end_a) = scan(&fs, "f.data", true);
+            assert!(
+                a.last().unwrap().starts_with("error:"),
+                "{what} in chunk at {off}: {:?}",
+                a.last()
+            );
+            assert_eq!(
+                (&a, &end_a),
+                (&scan(&fs, "f.data", false).0, &scan(&fs, "f.data", false).1),
+                "{what} in chunk at {off}"
+            );
+            let want = format!(
+                "sha256: Some({:?})",
+                <[u8; 32]>::from(sha2::Sha256::digest(bytes))
+            );
+            assert!(end_a.contains(&want), "{what} in chunk at {off}: {end_a}");
+            cases += 1;
+        }
+    }
+    assert_eq!(cases, 2 * sizes.len());
+}

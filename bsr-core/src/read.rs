@@ -389,6 +389,12 @@ const STREAM_BUF_SIZE: usize =
 /// Bytes of a local file mapped at a time by [`ChunkStream::open`]: larger than any legal chunk,
 /// small enough that the mapping never holds much of the file.
 pub const STREAM_MAP_WINDOW: usize = 16 * 1024 * 1024;
+/// Files smaller than this are read with `read` calls even when mapping is asked for: for them
+/// the map's system calls and page-table work (and, with several verifier threads in one
+/// process, the other threads' waits on the address space and the TLB flushes that unmapping
+/// sends them) cost more than the copy. A recording's request files are a few hundred bytes.
+pub const STREAM_MAP_MIN: u64 = 256 * 1024;
+
 /// Windows start at file offsets that are multiples of this (and so, being a multiple of it
 /// long, also end on one unless they end at the end of the file). 2 MiB is x86_64's huge-page
 /// size: where the page cache holds a file in 2 MiB folios (as after reading it from disk), the
@@ -620,7 +626,8 @@ impl<'a> ChunkStream<Box<dyn std::io::Read + Send + 'a>> {
     /// Opens the data file `path` of `store`. With `map` set and a local store
     /// ([`ReadStore::open_local`]), the file is read through a memory map that slides over it
     /// [`STREAM_MAP_WINDOW`] bytes at a time: no copy out of the page cache, and memory bounded
-    /// by the window. Otherwise it is read with [`ReadStore::open`] into a bounded buffer.
+    /// by the window. Otherwise, and for files smaller than [`STREAM_MAP_MIN`], it is read with
+    /// `read` calls into a bounded buffer.
     ///
     /// # Mmap safety contract
     /// A mapped file must not be truncated or rewritten while it is read. Closed recordings are
@@ -643,11 +650,28 @@ impl<'a> ChunkStream<Box<dyn std::io::Read + Send + 'a>> {
     /// # Ok(()) }
     /// ```
     pub fn open(store: &'a dyn ReadStore, path: &str, map: bool) -> Result<Self> {
-        if map && let Some(file) = store.open_local(path)? {
+        Self::open_mapped_from(store, path, map.then_some(STREAM_MAP_MIN))
+    }
+
+    /// [`ChunkStream::open`] with the size from which a local file is mapped chosen by the
+    /// caller: `Some(n)` maps local files of at least `n` bytes (`open` uses
+    /// [`STREAM_MAP_MIN`]; 0 maps every local file, which tests use to cover the mapped path
+    /// with small files), `None` never maps. The same safety contract applies.
+    pub fn open_mapped_from(
+        store: &'a dyn ReadStore,
+        path: &str,
+        map_from: Option<u64>,
+    ) -> Result<Self> {
+        if let Some(min) = map_from
+            && let Some(file) = store.open_local(path)?
+        {
             let len = file
                 .metadata()
                 .map_err(|e| Error::io(store.describe(path), e))?
                 .len();
+            if len < min {
+                return Ok(ChunkStream::new(Box::new(file), path));
+            }
             let src: Box<dyn std::io::Read + Send + 'a> = Box::new(std::io::empty());
             let mut s = ChunkStream::new(src, path);
             s.mapped = Some(MapSource {

@@ -14,7 +14,9 @@ use sha2::Digest;
 
 /// What a pass over a file saw: one line per chunk, then the error or the end.
 fn scan(store: &dyn ReadStore, path: &str, map: bool) -> (Vec<String>, String) {
-    let mut s = ChunkStream::open(store, path, map).unwrap().with_sha256();
+    let mut s = ChunkStream::open_mapped_from(store, path, map.then_some(0))
+        .unwrap()
+        .with_sha256();
     let mut seen = Vec::new();
     loop {
         match s.next_chunk() {

@@ -211,6 +211,7 @@ fn run_verify(a: VerifyArgs) -> anyhow::Result<i32> {
         trust,
         store_checksums: !a.no_store_checksums,
         map_files: !a.no_mmap,
+        ..VerifyOptions::default()
     };
     let jobs = jobs_or_cores(a.jobs);
     let s3 = a.trust.s3_flags();
@@ -323,7 +324,7 @@ fn run_facts(a: FactsArgs, events: bool) -> anyhow::Result<i32> {
     let opts = VerifyOptions {
         trust: trust_from(&a.trust)?,
         store_checksums: true,
-        map_files: true,
+        ..VerifyOptions::default()
     };
     let jobs = jobs_or_cores(a.jobs);
     let s3 = a.trust.s3_flags();

@@ -54,6 +54,9 @@ pub struct VerifyOptions {
     /// the safety contract of [`bsr_core::read::ChunkStream::open`]). Off: plain `read` calls,
     /// for folders that another process may still be truncating.
     pub map_files: bool,
+    /// With `map_files`, files smaller than this are still read with `read` calls (default
+    /// [`bsr_core::read::STREAM_MAP_MIN`]: for small files a map costs more than the copy).
+    pub map_min_len: u64,
 }
 
 impl Default for VerifyOptions {
@@ -62,6 +65,7 @@ impl Default for VerifyOptions {
             trust: Trust::default(),
             store_checksums: true,
             map_files: true,
+            map_min_len: bsr_core::read::STREAM_MAP_MIN,
         }
     }
 }
@@ -1095,8 +1099,8 @@ fn scan_data(cx: &mut Ctx, path: &str, name: &str, unsigned: bool) -> DataScan {
     let mut out = DataScan::default();
     // An unsigned (unfinished) container may still have a live writer: never map its files,
     // whose truncation under a mapping would raise SIGBUS. Signed ones are immutable.
-    let map = cx.opts.map_files && !unsigned;
-    let mut s = match ChunkStream::open(cx.store, path, map) {
+    let map = (cx.opts.map_files && !unsigned).then_some(cx.opts.map_min_len);
+    let mut s = match ChunkStream::open_mapped_from(cx.store, path, map) {
         Ok(s) => s.with_sha256(),
         Err(e) => {
             cx.core_err("unreadable", path, &e, false);

@@ -88,7 +88,7 @@ fn opts() -> VerifyOptions {
             recorder: None,
         },
         store_checksums: true,
-        map_files: true,
+        ..VerifyOptions::default()
     }
 }
 

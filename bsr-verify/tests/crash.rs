@@ -83,7 +83,7 @@ fn trust() -> VerifyOptions {
             recorder: Some(Arc::new(rt)),
         },
         store_checksums: true,
-        map_files: true,
+        ..VerifyOptions::default()
     }
 }
 

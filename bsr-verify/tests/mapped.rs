@@ -23,6 +23,8 @@ fn opts(map_files: bool) -> VerifyOptions {
         },
         store_checksums: true,
         map_files,
+        // Every data file, however small, goes through the map when it is on.
+        map_min_len: 0,
     }
 }
 

@@ -26,7 +26,7 @@ fn trust() -> VerifyOptions {
             recorder: Some(Arc::new(rt)),
         },
         store_checksums: true,
-        map_files: true,
+        ..VerifyOptions::default()
     }
 }
 

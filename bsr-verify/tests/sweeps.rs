@@ -27,7 +27,7 @@ fn trusted() -> VerifyOptions {
             recorder: Some(Arc::new(rt)),
         },
         store_checksums: true,
-        map_files: true,
+        ..VerifyOptions::default()
     }
 }
 

@@ -67,7 +67,7 @@ fn channels_written_from_threads() {
             recorder: None,
         },
         store_checksums: true,
-        map_files: true,
+        ..VerifyOptions::default()
     };
     let r = verify(&*store, "sr_threads001.bsr", &opts);
     assert_eq!(r.verdict, Verdict::Authentic, "{:#?}", r.problems);

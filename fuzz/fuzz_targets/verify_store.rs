@@ -51,7 +51,7 @@ fn base() -> &'static (MemStore, Vec<String>) {
 }
 
 fn opts() -> VerifyOptions {
-    VerifyOptions { trust: Trust { kek: Some(Arc::new(bsr_core::kms::AeadWrapper::new([7; 32], "kek_fuzz"))), recorder: None }, store_checksums: true, map_files: true }
+    VerifyOptions { trust: Trust { kek: Some(Arc::new(bsr_core::kms::AeadWrapper::new([7; 32], "kek_fuzz"))), recorder: None }, store_checksums: true, map_files: true, map_min_len: 0 }
 }
 
 const NAMES: &[&str] = &[

@@ -16,13 +16,13 @@
 //! (an unknown request with its raw payload, for most), relayed, and answered with the
 //! peer's real answer.
 
+mod requests;
+
 use crate::recorder::{Event, Recorder, RecordingConfig, SessionFacts, publish_failure};
-use bsr_core::ssh::{
-    ExitSignalRequest, ExitStatusRequest, Request, SignalRequest, UnknownRequest,
-    WindowChangeRequest, XonXoffRequest,
-};
+use bsr_core::ssh::Request;
 use bsr_core::{Direction, Timestamp};
 use bytes::Bytes;
+use requests::{DirectTcpip, OpenFields, TermSize};
 use russh::keys::{PrivateKey, PrivateKeyWithHashAlg, PublicKey};
 use russh::server::{Auth, ChannelOpenHandle, Msg, Session};
 use russh::{
@@ -66,19 +66,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub struct Upstream {
     expected: PublicKey,
     shared: Arc<Shared>,
-}
-
-/// Builds the BSR record of a request from its SSH name and wire payload: typed when BSR
-/// knows the type, else (or when the payload does not parse) an unknown request with the
-/// raw payload.
-fn wire_request(request_type: &str, want_reply: bool, data: &[u8]) -> Request {
-    Request::from_ssh_wire(request_type, want_reply, data).unwrap_or_else(|_| {
-        Request::Unknown(UnknownRequest {
-            request_type: request_type.to_string(),
-            want_reply,
-            data: data.to_vec(),
-        })
-    })
 }
 
 /// Relays one upstream channel request to the client and passes the client's answer back
@@ -139,7 +126,7 @@ impl client::Handler for Upstream {
         data: &[u8],
         _session: &mut client::Session,
     ) -> Result<(), Self::Error> {
-        let req = wire_request(request_type, want_reply, data);
+        let req = requests::wire(request_type, want_reply, data);
         let time = Timestamp::now();
         // Checked under the early list's lock, which `auth_succeeded` holds while it installs
         // the recorder and takes the list: a request is either kept or sent, never lost.
@@ -191,7 +178,7 @@ impl client::Handler for Upstream {
                 key: c.key,
                 dir: Direction::Outbound,
                 time: Timestamp::now(),
-                req: wire_request(request_type, want_reply, data),
+                req: requests::wire(request_type, want_reply, data),
             };
             if rec.send(ev).await.is_err() {
                 // A recording failure: the supervisor ends the session; relay nothing.
@@ -425,14 +412,14 @@ impl Conn {
         }
         let opened = match &kind {
             OpenKind::Session => up.channel_open_session().await,
-            OpenKind::DirectTcpip {
-                host,
-                port,
-                orig_addr,
-                orig_port,
-            } => {
-                up.channel_open_direct_tcpip(host.clone(), *port, orig_addr.clone(), *orig_port)
-                    .await
+            OpenKind::DirectTcpip(t) => {
+                up.channel_open_direct_tcpip(
+                    t.host.clone(),
+                    t.port,
+                    t.orig_addr.clone(),
+                    t.orig_port,
+                )
+                .await
             }
         };
         let up_chan = match opened {
@@ -452,38 +439,25 @@ impl Conn {
         };
         let key = self.rec.as_ref().map(|r| r.channel_key()).unwrap_or(0);
         let up_id = up_chan.id().number();
-        let (channel_type, payload) = match &kind {
-            OpenKind::Session => ("session", Vec::new()),
-            OpenKind::DirectTcpip {
-                host,
-                port,
-                orig_addr,
-                orig_port,
-            } => {
-                let mut p = Vec::new();
-                put_str(&mut p, host.as_bytes());
-                p.extend_from_slice(&port.to_be_bytes());
-                put_str(&mut p, orig_addr.as_bytes());
-                p.extend_from_slice(&orig_port.to_be_bytes());
-                ("direct-tcpip", p)
-            }
-        };
         let client_cfg = client::Config::default();
         // The channel-open record carries what the upstream server saw: the proxy's channel
         // number, window and packet size on the upstream hop.
-        let open = Request::from_channel_open(
-            channel_type,
-            up_id,
-            client_cfg.window_size,
-            client_cfg.maximum_packet_size,
-            &payload,
-        )?;
+        let fields = OpenFields {
+            sender_channel: up_id,
+            initial_window: client_cfg.window_size,
+            max_packet: client_cfg.maximum_packet_size,
+        };
+        let open = match &kind {
+            OpenKind::Session => requests::open_session(fields),
+            OpenKind::DirectTcpip(t) => requests::open_direct_tcpip(fields, t),
+        };
+        let channel_type = open.request_type().to_string();
         if !self
             .record(
                 session,
                 Event::OpenChannel {
                     key,
-                    channel_type: channel_type.to_string(),
+                    channel_type,
                     open,
                     time: Timestamp::now(),
                 },
@@ -645,54 +619,7 @@ async fn client_replies_reader(mut client: ChannelReadHalf, replies: mpsc::Sende
 
 enum OpenKind {
     Session,
-    DirectTcpip {
-        host: String,
-        port: u32,
-        orig_addr: String,
-        orig_port: u32,
-    },
-}
-
-fn put_str(out: &mut Vec<u8>, s: &[u8]) {
-    out.extend_from_slice(&(s.len() as u32).to_be_bytes());
-    out.extend_from_slice(s);
-}
-
-/// The RFC 4254 signal name (without `SIG`).
-pub fn sig_name(s: &Sig) -> String {
-    match s {
-        Sig::ABRT => "ABRT",
-        Sig::ALRM => "ALRM",
-        Sig::FPE => "FPE",
-        Sig::HUP => "HUP",
-        Sig::ILL => "ILL",
-        Sig::INT => "INT",
-        Sig::KILL => "KILL",
-        Sig::PIPE => "PIPE",
-        Sig::QUIT => "QUIT",
-        Sig::SEGV => "SEGV",
-        Sig::TERM => "TERM",
-        Sig::USR1 => "USR1",
-        Sig::Custom(c) => c.as_str(),
-    }
-    .to_string()
-}
-
-/// The RFC 4254 wire payload of a pty-req.
-fn pty_payload(term: &str, dims: [u32; 4], modes: &[(Pty, u32)]) -> Vec<u8> {
-    let mut p = Vec::new();
-    put_str(&mut p, term.as_bytes());
-    for d in dims {
-        p.extend_from_slice(&d.to_be_bytes());
-    }
-    let mut m = Vec::new();
-    for (code, v) in modes.iter().filter(|(c, _)| *c != Pty::TTY_OP_END) {
-        m.push(*code as u8);
-        m.extend_from_slice(&v.to_be_bytes());
-    }
-    m.push(0);
-    put_str(&mut p, &m);
-    p
+    DirectTcpip(DirectTcpip),
 }
 
 impl server::Handler for Conn {
@@ -799,12 +726,12 @@ impl server::Handler for Conn {
             channel,
             reply,
             session,
-            OpenKind::DirectTcpip {
+            OpenKind::DirectTcpip(DirectTcpip {
                 host: host_to_connect.to_string(),
                 port: port_to_connect,
                 orig_addr: originator_address.to_string(),
                 orig_port: originator_port,
-            },
+            }),
         )
         .await
     }
@@ -873,12 +800,18 @@ impl server::Handler for Conn {
         modes: &[(Pty, u32)],
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        let payload = pty_payload(term, [col_width, row_height, pix_width, pix_height], modes);
-        let req = Request::from_ssh_wire(
-            "pty-req",
+        let size = TermSize {
+            cols: col_width,
+            rows: row_height,
+            pix_width,
+            pix_height,
+        };
+        let req = requests::pty(
             session.channel_request_wants_reply(channel),
-            &payload,
-        )?;
+            term,
+            size,
+            modes,
+        );
         let term = term.to_string();
         let modes: Vec<(Pty, u32)> = modes
             .iter()
@@ -906,12 +839,13 @@ impl server::Handler for Conn {
         session: &mut Session,
     ) -> Result<(), Self::Error> {
         // Recorded, and refused: the proxy does not open X11 channels back to the client.
-        let mut p = vec![u8::from(single_connection)];
-        put_str(&mut p, x11_auth_protocol.as_bytes());
-        put_str(&mut p, x11_auth_cookie.as_bytes());
-        p.extend_from_slice(&x11_screen_number.to_be_bytes());
-        let req =
-            Request::from_ssh_wire("x11-req", session.channel_request_wants_reply(channel), &p)?;
+        let req = requests::x11(
+            session.channel_request_wants_reply(channel),
+            single_connection,
+            x11_auth_protocol,
+            x11_auth_cookie,
+            x11_screen_number,
+        );
         self.relay_request(channel, req, true, session, |up| async move {
             (up, Err(russh::Error::Inconsistent))
         })
@@ -925,10 +859,11 @@ impl server::Handler for Conn {
         variable_value: &str,
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        let mut p = Vec::new();
-        put_str(&mut p, variable_name.as_bytes());
-        put_str(&mut p, variable_value.as_bytes());
-        let req = Request::from_ssh_wire("env", session.channel_request_wants_reply(channel), &p)?;
+        let req = requests::env(
+            session.channel_request_wants_reply(channel),
+            variable_name,
+            variable_value,
+        );
         let (n, v) = (variable_name.to_string(), variable_value.to_string());
         self.relay_request(channel, req, true, session, move |up| async move {
             let r = up.set_env(true, n, v).await;
@@ -942,8 +877,7 @@ impl server::Handler for Conn {
         channel: ChannelId,
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        let req =
-            Request::from_ssh_wire("shell", session.channel_request_wants_reply(channel), &[])?;
+        let req = requests::shell(session.channel_request_wants_reply(channel));
         self.relay_request(channel, req, true, session, |up| async move {
             let r = up.request_shell(true).await;
             (up, r)
@@ -957,9 +891,7 @@ impl server::Handler for Conn {
         data: &[u8],
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        let mut p = Vec::new();
-        put_str(&mut p, data);
-        let req = Request::from_ssh_wire("exec", session.channel_request_wants_reply(channel), &p)?;
+        let req = requests::exec(session.channel_request_wants_reply(channel), data);
         let cmd = data.to_vec();
         self.relay_request(channel, req, true, session, move |up| async move {
             let r = up.exec(true, cmd).await;
@@ -974,13 +906,7 @@ impl server::Handler for Conn {
         name: &str,
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        let mut p = Vec::new();
-        put_str(&mut p, name.as_bytes());
-        let req = Request::from_ssh_wire(
-            "subsystem",
-            session.channel_request_wants_reply(channel),
-            &p,
-        )?;
+        let req = requests::subsystem(session.channel_request_wants_reply(channel), name);
         let name = name.to_string();
         self.relay_request(channel, req, true, session, move |up| async move {
             let r = up.request_subsystem(true, name).await;
@@ -998,13 +924,11 @@ impl server::Handler for Conn {
         pix_height: u32,
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        let req = Request::WindowChange(WindowChangeRequest {
-            request_type: "window-change".into(),
-            want_reply: false,
-            terminal_width_columns: col_width,
-            terminal_height_rows: row_height,
-            terminal_width_pixels: pix_width,
-            terminal_height_pixels: pix_height,
+        let req = requests::window_change(TermSize {
+            cols: col_width,
+            rows: row_height,
+            pix_width,
+            pix_height,
         });
         self.relay_request(channel, req, false, session, move |up| async move {
             let r = up
@@ -1022,11 +946,7 @@ impl server::Handler for Conn {
     ) -> Result<bool, Self::Error> {
         // A request without its own BSR type: recorded as an unknown request, and refused
         // (the proxy does not forward agents).
-        let req = Request::Unknown(UnknownRequest {
-            request_type: "auth-agent-req@openssh.com".into(),
-            want_reply: true,
-            data: Vec::new(),
-        });
+        let req = requests::agent();
         if let Some(key) = self.chans.get(&channel).map(|c| c.key) {
             self.record(
                 session,
@@ -1048,11 +968,7 @@ impl server::Handler for Conn {
         signal: Sig,
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        let req = Request::Signal(SignalRequest {
-            request_type: "signal".into(),
-            want_reply: false,
-            signal_name: sig_name(&signal),
-        });
+        let req = requests::signal(&signal);
         self.relay_request(channel, req, false, session, move |up| async move {
             let r = up.signal(signal).await;
             (up, r)
@@ -1070,7 +986,7 @@ impl server::Handler for Conn {
     ) -> Result<bool, Self::Error> {
         // Requests russh has no method for (`break`, the client's `xon-xoff`, vendor
         // requests): recorded (unknown ones with their raw payload) and relayed as they are.
-        let req = wire_request(request_type, want_reply, data);
+        let req = requests::wire(request_type, want_reply, data);
         let (t, d) = (request_type.to_string(), data.to_vec());
         self.relay_request(channel, req, want_reply, session, move |up| async move {
             let r = up.request_raw(want_reply, t, d).await;
@@ -1090,7 +1006,7 @@ impl server::Handler for Conn {
         // Global requests russh has no method for (such as OpenSSH's keepalive@openssh.com):
         // recorded in the connection's requests and relayed upstream; the client gets the
         // upstream's answer.
-        let req = wire_request(request_type, want_reply, data);
+        let req = requests::wire(request_type, want_reply, data);
         if !self.record_conn(session, req).await {
             return Ok(None);
         }
@@ -1113,11 +1029,7 @@ impl server::Handler for Conn {
     ) -> Result<bool, Self::Error> {
         // Remote forwarding is recorded and refused (the proxy would have to open
         // forwarded-tcpip channels towards the client).
-        let mut p = Vec::new();
-        put_str(&mut p, address.as_bytes());
-        p.extend_from_slice(&port.to_be_bytes());
-        let req =
-            Request::from_ssh_wire("tcpip-forward", session.global_request_wants_reply(), &p)?;
+        let req = requests::tcpip_forward(session.global_request_wants_reply(), address, *port);
         self.record_conn(session, req).await;
         Ok(false)
     }
@@ -1128,14 +1040,8 @@ impl server::Handler for Conn {
         port: u32,
         session: &mut Session,
     ) -> Result<bool, Self::Error> {
-        let mut p = Vec::new();
-        put_str(&mut p, address.as_bytes());
-        p.extend_from_slice(&port.to_be_bytes());
-        let req = Request::from_ssh_wire(
-            "cancel-tcpip-forward",
-            session.global_request_wants_reply(),
-            &p,
-        )?;
+        let req =
+            requests::cancel_tcpip_forward(session.global_request_wants_reply(), address, port);
         self.record_conn(session, req).await;
         Ok(false)
     }
@@ -1207,12 +1113,7 @@ async fn upstream_reader(
             ChannelMsg::Eof => client.eof().await.is_ok(),
             ChannelMsg::Close => break,
             ChannelMsg::ExitStatus { exit_status } => {
-                let ok = record(out(Request::ExitStatus(ExitStatusRequest {
-                    request_type: "exit-status".into(),
-                    want_reply: false,
-                    exit_status,
-                })))
-                .await;
+                let ok = record(out(requests::exit_status(exit_status))).await;
                 ok && client.exit_status(exit_status).await.is_ok()
             }
             ChannelMsg::ExitSignal {
@@ -1221,14 +1122,12 @@ async fn upstream_reader(
                 error_message,
                 lang_tag,
             } => {
-                let ok = record(out(Request::ExitSignal(ExitSignalRequest {
-                    request_type: "exit-signal".into(),
-                    want_reply: false,
-                    signal_name: sig_name(&signal_name),
+                let ok = record(out(requests::exit_signal(
+                    &signal_name,
                     core_dumped,
-                    error_message: error_message.clone(),
-                    language_tag: lang_tag.clone(),
-                })))
+                    &error_message,
+                    &lang_tag,
+                )))
                 .await;
                 ok && handle
                     .exit_signal_request(id, signal_name, core_dumped, error_message, lang_tag)
@@ -1236,12 +1135,7 @@ async fn upstream_reader(
                     .is_ok()
             }
             ChannelMsg::XonXoff { client_can_do } => {
-                let ok = record(out(Request::XonXoff(XonXoffRequest {
-                    request_type: "xon-xoff".into(),
-                    want_reply: false,
-                    client_can_do,
-                })))
-                .await;
+                let ok = record(out(requests::xon_xoff(client_can_do))).await;
                 ok && handle.xon_xoff_request(id, client_can_do).await.is_ok()
             }
             ChannelMsg::Success => {
@@ -1363,46 +1257,5 @@ pub async fn serve(
                 ),
             },
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, clippy::panic)]
-    use super::*;
-
-    #[test]
-    fn pty_req_payload_round_trips_through_the_bsr_request() {
-        let modes = [
-            (Pty::VINTR, 3),
-            (Pty::TTY_OP_END, 0), // an unknown code as russh reports it: left out
-            (Pty::ECHO, 1),
-        ];
-        let p = pty_payload("xterm-256color", [100, 30, 800, 600], &modes);
-        match Request::from_ssh_wire("pty-req", true, &p).unwrap() {
-            Request::Pty(x) => {
-                assert_eq!(x.term_env_var, "xterm-256color");
-                assert_eq!(
-                    (
-                        x.terminal_width_characters,
-                        x.terminal_height_rows,
-                        x.terminal_width_pixels,
-                        x.terminal_height_pixels
-                    ),
-                    (100, 30, 800, 600)
-                );
-                assert_eq!(
-                    x.encoded_terminal_mode,
-                    [1, 0, 0, 0, 3, Pty::ECHO as u8, 0, 0, 0, 1, 0]
-                );
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn signal_names_follow_rfc4254() {
-        assert_eq!(sig_name(&Sig::TERM), "TERM");
-        assert_eq!(sig_name(&Sig::Custom("WINCH".into())), "WINCH");
     }
 }

@@ -278,18 +278,7 @@ impl Conn {
             session.channel_failure(channel)?;
             return Ok(());
         };
-        if !self
-            .record(
-                session,
-                Event::Request {
-                    key,
-                    dir: Direction::Inbound,
-                    time: Timestamp::now(),
-                    req,
-                },
-            )
-            .await
-        {
+        if !self.record_request(session, key, req).await {
             return Ok(());
         }
         let Some(c) = self.chans.remove(&channel) else {
@@ -320,6 +309,23 @@ impl Conn {
             }
         }
         Ok(())
+    }
+
+    /// Records a client request on the channel with recording key `key`; false when the
+    /// recording failed.
+    pub(super) async fn record_request(
+        &mut self,
+        session: &mut Session,
+        key: u64,
+        req: Request,
+    ) -> bool {
+        let ev = Event::Request {
+            key,
+            dir: Direction::Inbound,
+            time: Timestamp::now(),
+            req,
+        };
+        self.record(session, ev).await
     }
 
     /// Records a connection-level request; false when the recording failed.

@@ -341,16 +341,7 @@ impl server::Handler for Conn {
         // (the proxy does not forward agents).
         let req = requests::agent();
         if let Some(key) = self.chans.get(&channel).map(|c| c.key) {
-            self.record(
-                session,
-                Event::Request {
-                    key,
-                    dir: Direction::Inbound,
-                    time: Timestamp::now(),
-                    req,
-                },
-            )
-            .await;
+            self.record_request(session, key, req).await;
         }
         Ok(false)
     }

@@ -16,6 +16,7 @@
 
 use crate::cast::{CastWriter, EventKind, Header};
 use crate::error::ConvertError;
+use crate::human::escape;
 use crate::utf8::Utf8Stream;
 use bsr_core::format::{self, Direction, Timestamp};
 use bsr_core::read::{ChannelRecording, ChunkStream, Recording};
@@ -66,6 +67,31 @@ impl Default for ConvertOptions {
             resize: false,
             markers: false,
             strict: false,
+        }
+    }
+}
+
+/// Default cap on the cast written by one conversion: 1 GiB. A recording's gzip chunks can
+/// expand ~400 times (20 chunks at the 6.4 MB cap make a 768 MB cast from 127 KB), so the
+/// output is bounded as a decompression-bomb defence; `--max-output` raises or lowers it.
+pub const DEFAULT_MAX_OUTPUT: u64 = 1 << 30;
+
+/// How a conversion is guarded and labelled (beyond what goes in the cast).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConvertContext {
+    /// Most bytes of cast written; more is [`ConvertError::OutputTooLarge`].
+    pub max_output_bytes: u64,
+    /// Set when the content was not verified (see [`crate::verified`]): the header gets it as
+    /// a `BSR_HEADER_NOTE` env entry and the cast starts with a marker carrying it.
+    pub unverified_warning: Option<String>,
+}
+
+impl Default for ConvertContext {
+    fn default() -> Self {
+        ConvertContext {
+            max_output_bytes: DEFAULT_MAX_OUTPUT,
+            unverified_warning: None,
         }
     }
 }
@@ -230,13 +256,13 @@ pub fn select_channel(
                 continue;
             }
             let program = ch.summary()?.map(|s| s.session_program).unwrap_or_default();
-            all.push(format!(
+            all.push(escape(&format!(
                 "  --connection {} --channel {}  ({}, {})",
                 conn.id(),
                 ch.id(),
                 ch.channel_type(),
                 if program.is_empty() { "?" } else { &program }
-            ));
+            )));
             let interactive = ch.channel_type() == "session"
                 && (program == "shell" || program == "exec" || program.is_empty());
             if channel.is_some() || interactive {
@@ -251,16 +277,16 @@ pub fn select_channel(
         }
         0 if all.is_empty() => Err(ConvertError::Selection(format!(
             "{}: no such channel",
-            rec.dir()
+            escape(rec.dir())
         ))),
         0 => Err(ConvertError::NotInteractive(format!(
             "{}: no shell or exec channel to convert; the channels are:\n{}",
-            rec.dir(),
+            escape(rec.dir()),
             all.join("\n")
         ))),
         _ => Err(ConvertError::Selection(format!(
             "{}: several channels could be converted; pick one with --connection and --channel:\n{}",
-            rec.dir(),
+            escape(rec.dir()),
             all.join("\n")
         ))),
     }
@@ -398,10 +424,80 @@ struct Pending {
     data: String,
 }
 
-/// Converts a channel, writing the cast to `out` as it goes.
+/// Converts a channel, writing the cast to `out` as it goes (with the default
+/// [`ConvertContext`]: the [`DEFAULT_MAX_OUTPUT`] cap, content taken as verified).
 pub fn convert<W: Write>(
     files: &ChannelFiles,
     opts: &ConvertOptions,
+    out: W,
+) -> Result<Converted, ConvertError> {
+    convert_with(files, opts, &ConvertContext::default(), out)
+}
+
+/// Converts a channel, writing the cast to `out` as it goes, under `ctx`.
+pub fn convert_with<W: Write>(
+    files: &ChannelFiles,
+    opts: &ConvertOptions,
+    ctx: &ConvertContext,
+    out: W,
+) -> Result<Converted, ConvertError> {
+    let max = ctx.max_output_bytes;
+    convert_inner(files, opts, ctx, LimitedWriter::new(out, max)).map_err(|e| match e {
+        ConvertError::Io(io) if LimitedWriter::<W>::is_limit(&io) => ConvertError::OutputTooLarge {
+            channel: files.name.clone(),
+            limit: max,
+        },
+        e => e,
+    })
+}
+
+/// A writer that refuses to write more than a limit.
+struct LimitedWriter<W> {
+    inner: W,
+    left: u64,
+}
+
+/// The error a [`LimitedWriter`] gives at its limit.
+#[derive(Debug)]
+struct LimitReached;
+
+impl std::fmt::Display for LimitReached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("output limit reached")
+    }
+}
+
+impl std::error::Error for LimitReached {}
+
+impl<W> LimitedWriter<W> {
+    fn new(inner: W, limit: u64) -> Self {
+        LimitedWriter { inner, left: limit }
+    }
+
+    fn is_limit(e: &std::io::Error) -> bool {
+        e.get_ref().is_some_and(|r| r.is::<LimitReached>())
+    }
+}
+
+impl<W: Write> Write for LimitedWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if buf.len() as u64 > self.left {
+            return Err(std::io::Error::other(LimitReached));
+        }
+        let n = self.inner.write(buf)?;
+        self.left -= n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn convert_inner<W: Write>(
+    files: &ChannelFiles,
+    opts: &ConvertOptions,
+    ctx: &ConvertContext,
     out: W,
 ) -> Result<Converted, ConvertError> {
     let store = &*files.store;
@@ -415,7 +511,8 @@ pub fn convert<W: Write>(
         };
         return Err(ConvertError::NotInteractive(format!(
             "{}: cannot convert a {:?} channel to asciicast: {hint}",
-            files.name, files.channel_type
+            escape(&files.name),
+            files.channel_type
         )));
     }
     let scan = match &files.requests_inbound {
@@ -433,7 +530,7 @@ pub fn convert<W: Write>(
         },
     };
     let conn_scan = match &files.connection_requests {
-        Some(p) => scan_requests(store, p, &BTreeMap::new())?,
+        Some(p) => scan_requests(store, p, &files.checksums)?,
         None => Scan {
             reqs: Vec::new(),
             unknown: Vec::new(),
@@ -454,7 +551,8 @@ pub fn convert<W: Write>(
             Request::Subsystem(s) => {
                 return Err(ConvertError::NotInteractive(format!(
                     "{}: channel runs the {:?} subsystem, whose data is a file-transfer protocol, not a terminal; `bsr-verify events --kind 'session.*'` lists what the channel did",
-                    files.name, s.subsystem_name
+                    escape(&files.name),
+                    s.subsystem_name
                 )));
             }
             _ => continue,
@@ -465,7 +563,7 @@ pub fn convert<W: Write>(
     let Some(program) = program else {
         return Err(ConvertError::NotInteractive(format!(
             "{}: the session channel never started a shell or exec (session program not set); nothing to play back",
-            files.name
+            escape(&files.name)
         )));
     };
 
@@ -808,7 +906,7 @@ pub fn convert<W: Write>(
         let high: Vec<String> = findings
             .iter()
             .filter(|f| f.1 == Severity::High)
-            .map(|f| f.4.clone())
+            .map(|f| escape(&f.4))
             .collect();
         if !high.is_empty() {
             return Err(ConvertError::Strict(format!(
@@ -851,6 +949,12 @@ pub fn convert<W: Write>(
         note.push("the header shows the last value; see the security report".into());
         env_hdr.push(("BSR_HEADER_NOTE".to_string(), Some(note.join("; "))));
     }
+    if let Some(warning) = &ctx.unverified_warning {
+        match env_hdr.iter_mut().find(|(k, _)| k == "BSR_HEADER_NOTE") {
+            Some((_, Some(v))) => *v = format!("{warning}; {v}"),
+            _ => env_hdr.push(("BSR_HEADER_NOTE".to_string(), Some(warning.clone()))),
+        }
+    }
     let header = Header {
         version: if opts.format == Format::V3 { 3 } else { 2 },
         width,
@@ -881,6 +985,16 @@ pub fn convert<W: Write>(
         *counts.entry(kind.code().to_string()).or_default() += 1;
         Ok(())
     };
+
+    if let Some(warning) = &ctx.unverified_warning {
+        emit(
+            &mut w,
+            &mut counts,
+            0,
+            &EventKind::Marker,
+            &format!("{MARKER_PREFIX}{warning}"),
+        )?;
+    }
 
     // Inbound data, read alongside.
     let mut inbound = match (&files.messages_inbound, opts.input) {

@@ -18,5 +18,7 @@
 pub mod cast;
 pub mod convert;
 pub mod error;
+pub mod human;
 pub mod import;
 pub mod utf8;
+pub mod verified;

@@ -92,8 +92,7 @@ fn parse_size(s: &str) -> Result<u64, String> {
 }
 
 fn raw_files(requests: Option<PathBuf>, messages: PathBuf) -> anyhow::Result<ChannelFiles> {
-    let abs =
-        |p: &PathBuf| std::fs::canonicalize(p).with_context(|| escape(&p.display().to_string()));
+    let abs = |p: &PathBuf| std::fs::canonicalize(p).with_context(|| p.display().to_string());
     let m = abs(&messages)?;
     let root = PathBuf::from("/");
     let rel = |p: &Path| {
@@ -155,11 +154,11 @@ fn write_cast(
         Some(p) => {
             let tmp = p.with_extension("cast.partial");
             let f = std::fs::File::create(&tmp)
-                .with_context(|| format!("creating {}", escape(&tmp.display().to_string())))?;
+                .with_context(|| format!("creating {}", tmp.display()))?;
             let r = convert_with(files, opts, ctx, std::io::BufWriter::with_capacity(BUF, f));
             match &r {
                 Ok(_) => std::fs::rename(&tmp, p)
-                    .with_context(|| format!("renaming to {}", escape(&p.display().to_string())))?,
+                    .with_context(|| format!("renaming to {}", p.display()))?,
                 Err(_) => {
                     let _ = std::fs::remove_file(&tmp);
                 }
@@ -204,6 +203,8 @@ pub fn run(a: ConvertArgs) -> anyhow::Result<i32> {
     };
     let mut ctx = ConvertContext::default();
     ctx.max_output_bytes = a.max_output;
+    // Raw mode: Boundary converts a channel that never started a shell or exec.
+    ctx.allow_no_program = a.messages.is_some();
     ctx.unverified_warning = verification.warning().map(str::to_string);
     let done = match write_cast(&files, &opts, &ctx, a.output.as_deref())? {
         Ok(d) => d,
@@ -219,8 +220,8 @@ pub fn run(a: ConvertArgs) -> anyhow::Result<i32> {
     };
     let r = &done.report;
     if let Some(p) = &a.report {
-        let mut f = std::fs::File::create(p)
-            .with_context(|| format!("creating {}", escape(&p.display().to_string())))?;
+        let mut f =
+            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
         serde_json::to_writer_pretty(&mut f, r)?;
         writeln!(f)?;
     }

@@ -6,6 +6,7 @@ use super::{ConvertContext, ConvertOptions, Format, MARKER_PREFIX, MARKER_REQUES
 use crate::cast::{EventKind, Header};
 use crate::error::ConvertError;
 use crate::human::escape;
+use crate::import::CAST_HEADER_REQUEST;
 use bsr_core::format::Timestamp;
 use bsr_core::ssh::{EnvRequest, PtyRequest, Request, UnknownRequest};
 
@@ -70,6 +71,9 @@ pub(super) struct Analysis {
     pub pending: Vec<Pending>,
     pub exit_status: Option<u32>,
     pub exit_signal: Option<serde_json::Value>,
+    /// A `cast-header@bsr` request was seen: the env requests before the start came from an
+    /// imported cast's header, and already show in the header (no markers).
+    cast_header: bool,
 }
 
 impl Analysis {
@@ -87,6 +91,7 @@ impl Analysis {
             pending: Vec::new(),
             exit_status: None,
             exit_signal: None,
+            cast_header: false,
         }
     }
 
@@ -199,7 +204,9 @@ impl Analysis {
             let msg = format!("env {name}={v:?} after the {program} started");
             self.find(t, Severity::High, "env-after-start", f, msg);
         }
-        self.marker(opts, t, format!("{MARKER_PREFIX}env {name}={v}"));
+        if !self.cast_header || after {
+            self.marker(opts, t, format!("{MARKER_PREFIX}env {name}={v}"));
+        }
     }
 
     /// Inbound requests other than pty-req, window-change and env.
@@ -241,6 +248,11 @@ impl Analysis {
             Request::X11Forwarding(x) => {
                 let msg = format!("x11-req ({})", x.x11_authentication_protocol);
                 self.find(t, Severity::Medium, "x11-forwarding", f, msg);
+            }
+            Request::Unknown(u) if u.request_type == CAST_HEADER_REQUEST => {
+                self.cast_header = true;
+                let msg = "the env requests that follow come from an imported cast's header".into();
+                self.find(t, Severity::Info, "cast-header", f, msg);
             }
             Request::Unknown(u) if u.request_type == MARKER_REQUEST => {
                 self.marker(opts, t, String::from_utf8_lossy(&u.data).into_owned());

@@ -86,6 +86,9 @@ pub struct ConvertContext {
     /// Set when the content was not verified (see [`crate::verified`]): the header gets it as
     /// a `BSR_HEADER_NOTE` env entry and the cast starts with a marker carrying it.
     pub unverified_warning: Option<String>,
+    /// Convert a session channel that never started a shell or exec, as Boundary does, with a
+    /// `no-session-program` finding (raw mode); otherwise such a channel is refused.
+    pub allow_no_program: bool,
 }
 
 impl Default for ConvertContext {
@@ -93,6 +96,7 @@ impl Default for ConvertContext {
         ConvertContext {
             max_output_bytes: DEFAULT_MAX_OUTPUT,
             unverified_warning: None,
+            allow_no_program: false,
         }
     }
 }
@@ -152,7 +156,7 @@ pub struct SecurityReport {
     pub channel: String,
     /// SSH channel type.
     pub channel_type: String,
-    /// `shell` or `exec`.
+    /// `shell`, `exec`, or `none` (raw mode, no shell or exec request recorded).
     pub session_program: String,
     /// The exec command, if any.
     pub exec_command: Option<String>,
@@ -209,7 +213,7 @@ pub fn convert_with<W: Write>(
     let max = ctx.max_output_bytes;
     convert_inner(files, opts, ctx, merge::LimitedWriter::new(out, max)).map_err(|e| match e {
         ConvertError::Io(io) if merge::is_limit(&io) => ConvertError::OutputTooLarge {
-            channel: crate::human::escape(&files.name),
+            channel: files.name.clone(),
             limit: max,
         },
         e => e,
@@ -251,7 +255,7 @@ fn convert_inner<W: Write>(
     let scan = scan::scan_optional(store, files.requests_inbound.as_deref(), sums)?;
     let out_scan = scan::scan_optional(store, files.requests_outbound.as_deref(), sums)?;
     let conn_scan = scan::scan_optional(store, files.connection_requests.as_deref(), sums)?;
-    let program = program::session_program(&scan.reqs, &files.name)?;
+    let program = program::session_program(&scan.reqs, &files.name, ctx.allow_no_program)?;
 
     // Header (Boundary's rules) and findings.
     let mut a = header::Analysis::new();
@@ -272,6 +276,20 @@ fn convert_inner<W: Write>(
     let mpath = files.messages_outbound.clone();
     let warning = ctx.unverified_warning.as_deref();
     let written = merge::write_events(files, opts.input, &header, warning, output, pending, out)?;
+    if program.name == program::NO_PROGRAM {
+        let file = files
+            .requests_inbound
+            .as_deref()
+            .unwrap_or(&mpath)
+            .to_string();
+        a.findings.push((
+            head,
+            Severity::Medium,
+            "no-session-program",
+            file,
+            "no session program was recorded (no shell or exec request): converted as Boundary does, with its default header".into(),
+        ));
+    }
     if !written.seen_done {
         a.findings.push((
             written.last_time,

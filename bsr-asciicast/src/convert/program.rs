@@ -6,9 +6,12 @@ use crate::human::escape;
 use bsr_core::format::Timestamp;
 use bsr_core::ssh::Request;
 
+/// The session program of a channel that never started one (raw mode, Boundary parity).
+pub(super) const NO_PROGRAM: &str = "none";
+
 /// What a session channel ran.
 pub(super) struct Program {
-    /// `shell` or `exec`.
+    /// `shell`, `exec`, or [`NO_PROGRAM`].
     pub name: &'static str,
     /// The exec command.
     pub exec_command: Option<String>,
@@ -17,8 +20,13 @@ pub(super) struct Program {
 }
 
 /// The first shell, exec or subsystem request decides: shell and exec are interactive, a
-/// subsystem (sftp, …) is not; without any, there is nothing to play back.
-pub(super) fn session_program(reqs: &[Req], channel: &str) -> Result<Program, ConvertError> {
+/// subsystem (sftp, …) is not. Without any, there is nothing to play back, unless
+/// `allow_none` (raw mode: Boundary converts such a channel with its default header).
+pub(super) fn session_program(
+    reqs: &[Req],
+    channel: &str,
+    allow_none: bool,
+) -> Result<Program, ConvertError> {
     for r in reqs {
         let (name, exec_command) = match &r.req {
             Request::Shell(_) => ("shell", None),
@@ -36,6 +44,13 @@ pub(super) fn session_program(reqs: &[Req], channel: &str) -> Result<Program, Co
             name,
             exec_command,
             start_time: Some(r.time),
+        });
+    }
+    if allow_none {
+        return Ok(Program {
+            name: NO_PROGRAM,
+            exec_command: None,
+            start_time: None,
         });
     }
     Err(ConvertError::NotInteractive(format!(

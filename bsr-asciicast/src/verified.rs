@@ -118,7 +118,7 @@ pub enum GateError {
         problems: String,
     },
     /// A key file could not be read.
-    #[error("key file {path}: {source}")]
+    #[error("{}", key_message(path, source))]
     Key {
         /// The file.
         path: String,
@@ -147,6 +147,16 @@ pub enum GateError {
         /// The file.
         path: String,
     },
+}
+
+/// "key file PATH: what", without the path twice when the core error names it already.
+fn key_message(path: &str, e: &bsr_core::Error) -> String {
+    let m = escape(&e.to_string());
+    if m.contains(path) {
+        format!("key file: {m}")
+    } else {
+        format!("key file {path}: {m}")
+    }
 }
 
 impl GateError {

@@ -313,3 +313,13 @@ fn pinned_digests_catch_a_swap_after_verification() {
     let e = convert(&files, &ConvertOptions::default(), Vec::new()).unwrap_err();
     assert!(e.to_string().contains("messages-outbound.data"), "{e}");
 }
+
+#[test]
+fn missing_key_file_is_named_once() {
+    let (_d, rec) = copy();
+    let o = convert(&rec, &["--kek", "/nonexistent/kek.hex"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(o.stdout.is_empty());
+    let e = stderr(&o);
+    assert_eq!(e.matches("/nonexistent/kek.hex").count(), 1, "{e}");
+}

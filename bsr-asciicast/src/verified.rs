@@ -31,7 +31,7 @@ use crate::convert::ChannelFiles;
 use crate::human::escape;
 use bsr_core::format;
 use bsr_core::kms::{AeadWrapper, KeyWrapper, RecorderTrust};
-use bsr_core::store::{ReadStore, join};
+use bsr_core::store::{EntryKind, ReadStore, join};
 use bsr_verify::report::{FileStatus, Report, Severity, Verdict};
 use bsr_verify::verify::{Trust, VerifyOptions, verify};
 use serde::Serialize;
@@ -226,11 +226,9 @@ impl Verification {
     }
 
     /// Pins a channel's files to the digests that verified: every file the conversion reads
-    /// must have one, and is checked against it while read. Unverified content is left as is.
+    /// must have one, and is checked against it while read. Every file, verified or not, must
+    /// be a regular file (a FIFO, device or folder is refused before anything opens it).
     pub fn pin(&self, files: &mut ChannelFiles) -> Result<(), GateError> {
-        if !self.verified {
-            return Ok(());
-        }
         let paths = [
             files.requests_inbound.as_deref(),
             files.requests_outbound.as_deref(),
@@ -238,6 +236,12 @@ impl Verification {
             files.messages_inbound.as_deref(),
             files.connection_requests.as_deref(),
         ];
+        for p in paths.into_iter().flatten() {
+            check_regular(files, p)?;
+        }
+        if !self.verified {
+            return Ok(());
+        }
         let mut pinned = BTreeMap::new();
         for p in paths.into_iter().flatten() {
             let d = self.digests.get(p).ok_or_else(|| GateError::NotVerified {
@@ -247,6 +251,26 @@ impl Verification {
         }
         files.checksums = pinned;
         Ok(())
+    }
+}
+
+/// Refuses `path` when its folder lists it as something other than a regular file (a missing
+/// file is left to the open, which names it).
+fn check_regular(files: &ChannelFiles, path: &str) -> Result<(), GateError> {
+    let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
+    let shown = || escape(&files.store.describe(path));
+    let entries = files.store.list(dir).map_err(|source| GateError::Open {
+        path: shown(),
+        source,
+    })?;
+    match entries.iter().find(|e| e.name == name) {
+        Some(e) if e.kind != EntryKind::File => Err(GateError::NotARecording {
+            path: shown(),
+            reason:
+                "not a regular file (a FIFO, device, socket, folder or link); refusing to open it"
+                    .into(),
+        }),
+        _ => Ok(()),
     }
 }
 

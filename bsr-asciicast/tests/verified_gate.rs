@@ -107,25 +107,9 @@ fn sha256sum_replaced_by_a_fifo_refuses() {
     std::fs::remove_file(&p).unwrap();
     assert!(Command::new("mkfifo").arg(&p).status().unwrap().success());
     // The gate must not block on the FIFO: run under a deadline.
-    let mut child = bin()
-        .args(["convert", "-q"])
-        .arg(&rec)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = std::time::Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > std::time::Duration::from_secs(60) {
-            child.kill().unwrap();
-            panic!("convert hangs on a FIFO SHA256SUM");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    assert_refused(
-        &child.wait_with_output().unwrap(),
-        &format!("{CH}/SHA256SUM"),
-    );
+    let mut cmd = bin();
+    cmd.args(["convert", "-q"]).arg(&rec);
+    assert_refused(&output_within(cmd, 60), &format!("{CH}/SHA256SUM"));
 }
 
 #[test]
@@ -322,4 +306,54 @@ fn missing_key_file_is_named_once() {
     assert!(o.stdout.is_empty());
     let e = stderr(&o);
     assert_eq!(e.matches("/nonexistent/kek.hex").count(), 1, "{e}");
+}
+
+/// Runs `cmd` under a deadline; a hang fails the test.
+fn output_within(mut cmd: Command, secs: u64) -> Output {
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(secs) {
+            child.kill().unwrap();
+            panic!("hangs");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn unverified_refuses_a_fifo_data_file_without_hanging() {
+    let (d, rec) = copy();
+    let p = rec.join(CH).join("messages-outbound.data");
+    std::fs::remove_file(&p).unwrap();
+    assert!(Command::new("mkfifo").arg(&p).status().unwrap().success());
+    let mut cmd = bin();
+    cmd.args(["convert", "-q", "--unverified"]).arg(&rec);
+    let o = output_within(cmd, 60);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("messages-outbound.data") && e.contains("regular file"),
+        "{e}"
+    );
+    // Raw mode too.
+    let fifo = d.path().join("raw.data");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut cmd = bin();
+    cmd.args(["convert", "-q", "--unverified", "--messages"])
+        .arg(&fifo);
+    let o = output_within(cmd, 60);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("raw.data"), "{}", stderr(&o));
 }

@@ -135,8 +135,10 @@ fn gated_files(a: &ConvertArgs) -> anyhow::Result<(ChannelFiles, Verification)> 
                     "raw channel files (--messages) carry no checksum or signature, so they cannot be verified; add --unverified to convert them anyway (the cast then carries a warning)"
                 );
             }
-            let files = raw_files(a.requests.clone(), m.clone())?;
-            Ok((files, Verification::unverified(m.display().to_string())))
+            let mut files = raw_files(a.requests.clone(), m.clone())?;
+            let v = Verification::unverified(m.display().to_string());
+            v.pin(&mut files)?;
+            Ok((files, v))
         }
         (None, None) => anyhow::bail!("give a recording or --messages"),
     }

@@ -182,7 +182,10 @@ fn broken_signature_refuses() {
     std::fs::write(&sig, b).unwrap();
     let o = convert(&rec, &[]);
     assert_refused(&o, "sr_shell00001.bsr/SHA256SUM.sig");
-    assert!(stderr(&o).contains("INVALID"), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("INVALID"), "{e}");
+    // The cause is quoted first.
+    assert!(e.lines().nth(1).unwrap().contains("SHA256SUM.sig"), "{e}");
 }
 
 #[test]

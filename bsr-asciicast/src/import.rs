@@ -12,14 +12,14 @@
 //! [`Imported::notes`]. Times after the year 9999 (which a recording's summaries cannot hold)
 //! are refused.
 
-use crate::cast::{CastReader, EventKind, parse_resize};
+use crate::cast::{CastReader, Event, EventKind, parse_resize};
 use crate::convert::MARKER_REQUEST;
 use crate::error::ConvertError;
 use bsr_core::format::{Direction, Timestamp};
 use bsr_core::kms::{KeyWrapper, RecorderKey, RecordingKeys};
 use bsr_core::ssh::*;
 use bsr_core::store::WriteStore;
-use bsr_core::write::{SessionOptions, SessionWriter};
+use bsr_core::write::{ChannelWriter, SessionOptions, SessionWriter};
 use sha2::Digest;
 use std::io::BufRead;
 use std::sync::Arc;
@@ -201,63 +201,7 @@ pub fn import_cast<R: BufRead>(
         }
         last = t;
         n += 1;
-        match e.kind {
-            EventKind::Output => {
-                ch.write_data(Direction::Outbound, t, e.data.as_bytes())?;
-            }
-            EventKind::Input => {
-                ch.write_data(Direction::Inbound, t, e.data.as_bytes())?;
-            }
-            EventKind::Resize => {
-                let (c, r) = parse_resize(&e.data)
-                    .ok_or_else(|| ConvertError::Malformed(format!("bad resize {:?}", e.data)))?;
-                ch.write_request(
-                    Direction::Inbound,
-                    t,
-                    &Request::WindowChange(WindowChangeRequest {
-                        request_type: "window-change".into(),
-                        want_reply: false,
-                        terminal_width_columns: c,
-                        terminal_height_rows: r,
-                        ..Default::default()
-                    }),
-                )?;
-            }
-            EventKind::Marker => {
-                ch.write_request(
-                    Direction::Inbound,
-                    t,
-                    &Request::Unknown(UnknownRequest {
-                        request_type: MARKER_REQUEST.into(),
-                        want_reply: false,
-                        data: e.data.into_bytes(),
-                    }),
-                )?;
-            }
-            EventKind::Exit => {
-                let code = e.data.trim().parse::<u32>().unwrap_or(255);
-                ch.write_request(
-                    Direction::Outbound,
-                    t,
-                    &Request::ExitStatus(ExitStatusRequest {
-                        request_type: "exit-status".into(),
-                        want_reply: false,
-                        exit_status: code,
-                    }),
-                )?;
-            }
-            EventKind::Other(code) => {
-                ch.write_request(
-                    Direction::Inbound,
-                    t,
-                    &Request::Unknown(UnknownRequest {
-                        request_type: format!("asciicast-{code}@bsr"),
-                        want_reply: false,
-                        data: e.data.into_bytes(),
-                    }),
-                )?;
-            }
-        }
+        write_event(&mut ch, t, e)?;
     }
     ch.finish(last)?;
     conn.finish(last)?;
@@ -268,4 +212,66 @@ pub fn import_cast<R: BufRead>(
         events: n,
         notes,
     })
+}
+
+/// Writes one cast event as the chunk or request that carries it.
+fn write_event(ch: &mut ChannelWriter, t: Timestamp, e: Event) -> Result<(), ConvertError> {
+    match e.kind {
+        EventKind::Output => {
+            ch.write_data(Direction::Outbound, t, e.data.as_bytes())?;
+        }
+        EventKind::Input => {
+            ch.write_data(Direction::Inbound, t, e.data.as_bytes())?;
+        }
+        EventKind::Resize => {
+            let (c, r) = parse_resize(&e.data)
+                .ok_or_else(|| ConvertError::Malformed(format!("bad resize {:?}", e.data)))?;
+            ch.write_request(
+                Direction::Inbound,
+                t,
+                &Request::WindowChange(WindowChangeRequest {
+                    request_type: "window-change".into(),
+                    want_reply: false,
+                    terminal_width_columns: c,
+                    terminal_height_rows: r,
+                    ..Default::default()
+                }),
+            )?;
+        }
+        EventKind::Marker => {
+            ch.write_request(
+                Direction::Inbound,
+                t,
+                &Request::Unknown(UnknownRequest {
+                    request_type: MARKER_REQUEST.into(),
+                    want_reply: false,
+                    data: e.data.into_bytes(),
+                }),
+            )?;
+        }
+        EventKind::Exit => {
+            let code = e.data.trim().parse::<u32>().unwrap_or(255);
+            ch.write_request(
+                Direction::Outbound,
+                t,
+                &Request::ExitStatus(ExitStatusRequest {
+                    request_type: "exit-status".into(),
+                    want_reply: false,
+                    exit_status: code,
+                }),
+            )?;
+        }
+        EventKind::Other(code) => {
+            ch.write_request(
+                Direction::Inbound,
+                t,
+                &Request::Unknown(UnknownRequest {
+                    request_type: format!("asciicast-{code}@bsr"),
+                    want_reply: false,
+                    data: e.data.into_bytes(),
+                }),
+            )?;
+        }
+    }
+    Ok(())
 }

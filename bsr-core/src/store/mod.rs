@@ -241,3 +241,77 @@ mod tests {
         assert!(s.create("a.bsr/x").is_err());
     }
 }
+
+#[cfg(test)]
+mod hostile_files {
+    use super::*;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    /// Runs `f` on a thread and fails the test if it does not return within 10 s (a FIFO
+    /// opened for reading blocks until a writer comes).
+    fn within_deadline<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(v) => v,
+            Err(_) => panic!("hung on a FIFO"),
+        }
+    }
+
+    /// Issue 14 finding 1: a FIFO inside a recording hung `facts`, `events` and `convert`.
+    /// Every way the library opens a recording file refuses it, naming the file, without
+    /// blocking.
+    #[test]
+    fn fifo_in_a_recording_is_refused_without_blocking() {
+        let d = tempfile::tempdir().unwrap();
+        let fifo = d.path().join("requests-inbound.data");
+        let st = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let root = d.path().to_path_buf();
+        let results = within_deadline(move || {
+            let s = FsStore::new(root);
+            let name = "requests-inbound.data";
+            vec![
+                s.open(name).map(|_| ()),
+                s.read_bytes(name).map(|_| ()),
+                s.size(name).map(|_| ()),
+                s.open_local(name).map(|_| ()),
+                s.read_limited(name, 10).map(|_| ()),
+                crate::read::ChunkStream::open(&s, name, false).map(|_| ()),
+                crate::read::ChunkStream::open(&s, name, true).map(|_| ()),
+                s.replace(name, b"x"),
+                s.truncate_append(name, 0, b"x"),
+            ]
+        });
+        for r in results {
+            match r {
+                Err(Error::NotRegularFile { path, kind }) => {
+                    assert!(path.ends_with("requests-inbound.data"), "{path}");
+                    assert_eq!(kind, "FIFO");
+                }
+                other => panic!("FIFO not refused: {other:?}"),
+            }
+        }
+    }
+
+    /// Symbolic links inside a recording are refused the same way (never followed).
+    #[test]
+    fn symlink_in_a_recording_is_refused_as_not_regular() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("target"), b"x").unwrap();
+        std::os::unix::fs::symlink(d.path().join("target"), d.path().join("link")).unwrap();
+        let s = FsStore::new(d.path());
+        for r in [s.open("link").map(|_| ()), s.size("link").map(|_| ())] {
+            assert!(
+                matches!(r, Err(Error::NotRegularFile { kind, .. }) if kind.starts_with("symbolic link")),
+                "{r:?}"
+            );
+        }
+    }
+}

@@ -566,3 +566,29 @@ fn recover_container(
     super::seal::seal(cx.w, dir, cx.keys, &sums)?;
     Ok(totals)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::AeadWrapper;
+
+    /// Issue 14 finding 1: `recover` "recovered" a recording holding a FIFO. It refuses it,
+    /// naming the file, before it reads or writes anything.
+    #[test]
+    fn recover_refuses_a_fifo_in_the_recording() {
+        let d = tempfile::tempdir().unwrap();
+        let rec = d.path().join("sr_1234567890.bsr");
+        std::fs::create_dir(&rec).unwrap();
+        let st = std::process::Command::new("mkfifo")
+            .arg(rec.join("session-recording.meta"))
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let kek = AeadWrapper::new([1; 32], "kek");
+        let r = recover(&rec, &kek, Timestamp::new(1_700_000_000, 0));
+        assert!(
+            matches!(&r, Err(Error::NotRegularFile { path, .. }) if path.ends_with("session-recording.meta")),
+            "{r:?}"
+        );
+    }
+}

@@ -55,6 +55,8 @@ pub const MAX_DECOMPRESSED_LENGTH: usize = 6_400_000;
 pub const MAX_PACKET_SIZE: usize = 256 * 1024;
 /// Largest nanoseconds value in a timestamp.
 pub const MAX_NANOS: u32 = 999_999_999;
+/// The last second an RFC 3339 time (and so a summary) can hold: 9999-12-31T23:59:59Z.
+pub const MAX_RFC3339_SECS: u64 = 253_402_300_799;
 
 /// HEAD chunk type.
 pub const CHUNK_HEAD: [u8; 4] = *b"HEAD";

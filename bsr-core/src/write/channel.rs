@@ -44,6 +44,7 @@ impl ChannelWriter {
     /// Appends channel data (`DATA` chunks, split above 256 KiB) to `messages-<dir>.data`.
     /// Inbound data counts as bytes up, outbound as bytes down. Returns the chunks written.
     pub fn write_data(&mut self, dir: Direction, time: Timestamp, data: &[u8]) -> Result<u64> {
+        super::check_time(time, "data time")?;
         let n = self.messages[idx(dir)].data(time, data)?;
         let len = data.len() as u64;
         match dir {
@@ -62,6 +63,7 @@ impl ChannelWriter {
     /// Appends a request chunk to `requests-<dir>.data`. `shell`, `exec` and `subsystem`
     /// requests set the summary's session program.
     pub fn write_request(&mut self, dir: Direction, time: Timestamp, req: &Request) -> Result<()> {
+        super::check_time(time, "request time")?;
         self.requests[idx(dir)].request(time, req)?;
         if self.program.is_none() {
             self.program = SessionProgram::of(req);
@@ -87,6 +89,7 @@ impl ChannelWriter {
 
     /// Writes DONE in the four data files, then meta, summary, `SHA256SUM` and its signature.
     pub fn finish(mut self, end_time: Timestamp) -> Result<ChannelSummary> {
+        super::check_time(end_time, "channel end time")?;
         if self.finished {
             return Err(Error::Usage("channel already finished".into()));
         }

@@ -38,6 +38,7 @@ impl ConnectionWriter {
         start_time: Timestamp,
     ) -> Result<ChannelWriter> {
         check_id(id)?;
+        super::check_time(start_time, "channel start time")?;
         if channel_type.is_empty() || channel_type.contains(['\n', '\r']) {
             return Err(Error::Usage(format!(
                 "invalid channel type {channel_type:?}"
@@ -117,6 +118,7 @@ impl ConnectionWriter {
     /// Appends a request chunk (global requests, channel opens) to the connection's
     /// `requests-<dir>.data`.
     pub fn write_request(&self, dir: Direction, time: Timestamp, req: &Request) -> Result<()> {
+        super::check_time(time, "request time")?;
         let mut files = lock(&self.files);
         let i = if dir == Direction::Inbound { 0 } else { 1 };
         match files.get_mut(i) {
@@ -144,6 +146,7 @@ impl ConnectionWriter {
     /// Writes DONE in the request files, then meta, summary, `SHA256SUM` and its signature.
     /// Every channel must be finished first.
     pub fn finish(&self, end_time: Timestamp) -> Result<ConnectionSummary> {
+        super::check_time(end_time, "connection end time")?;
         if self.finished.swap(true, Ordering::SeqCst) {
             return Err(Error::Usage(format!(
                 "connection {} already finished",

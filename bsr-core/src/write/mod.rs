@@ -128,6 +128,19 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Refuses a time the reader would refuse: summaries hold RFC 3339 times, which end at
+/// 9999-12-31T23:59:59.999999999Z, and a chunk's nanoseconds are at most 999 999 999.
+pub(crate) fn check_time(t: Timestamp, what: &str) -> Result<()> {
+    if t.secs <= format::MAX_RFC3339_SECS && t.nanos <= format::MAX_NANOS {
+        return Ok(());
+    }
+    Err(Error::Usage(format!(
+        "{what} {}.{:09} s after the epoch cannot be recorded: times must be at most \
+         9999-12-31T23:59:59.999999999Z with at most 999999999 ns (readers refuse later ones)",
+        t.secs, t.nanos
+    )))
+}
+
 fn check_id(id: &str) -> Result<()> {
     let ok = !id.is_empty()
         && id.len() <= 128
@@ -172,6 +185,7 @@ impl SessionWriter {
         recorder: Option<&RecorderKey>,
     ) -> Result<Self> {
         check_id(&opts.recording_id)?;
+        check_time(opts.start_time, "session start time")?;
         if keys.key_id() != opts.session_id {
             return Err(Error::Usage(format!(
                 "recording keys are for {:?}, the session is {:?}",
@@ -230,6 +244,7 @@ impl SessionWriter {
     /// Opens a connection container `<id>.connection/` (one per TCP connection).
     pub fn new_connection(&self, id: &str, start_time: Timestamp) -> Result<ConnectionWriter> {
         check_id(id)?;
+        check_time(start_time, "connection start time")?;
         let s = &self.shared;
         s.container.child_opened()?;
         let name = format!("{id}{}", format::CONNECTION_DIR_SUFFIX);
@@ -290,6 +305,7 @@ impl SessionWriter {
     /// Closes the session: meta, summary, `SHA256SUM` and its signature. Every connection must
     /// be finished first.
     pub fn finish(self, end_time: Timestamp) -> Result<SessionSummary> {
+        check_time(end_time, "session end time")?;
         let summary = SessionSummary {
             id: self.recording_id.clone(),
             connection_count: self.shared.connections.load(Ordering::Relaxed) as u64,
@@ -299,5 +315,52 @@ impl SessionWriter {
         };
         self.shared.container.close(&summary.to_bytes()?)?;
         Ok(summary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::AeadWrapper;
+    use crate::store::MemStore;
+
+    fn session(start: Timestamp) -> Result<SessionWriter> {
+        let store = Arc::new(MemStore::new());
+        let kek = AeadWrapper::new([7u8; 32], "kek_test");
+        let keys = RecordingKeys::from_seed("s_1234567890", [3; 32]);
+        let opts = SessionOptions::new("sr_1234567890", "s_1234567890", start);
+        SessionWriter::create(store, "", opts, keys, &kek, None)
+    }
+
+    /// Issue 14 finding 6: `import` wrote a header timestamp of year 10000, which its own
+    /// verifier then refused (`summary-malformed`). The writer refuses every time the reader
+    /// would refuse, before writing it.
+    #[test]
+    fn writer_refuses_a_timestamp_of_year_10000() {
+        let year_10000 = Timestamp::new(format::MAX_RFC3339_SECS + 1, 0);
+        assert!(
+            matches!(session(year_10000), Err(Error::Usage(m)) if m.contains("9999-12-31")),
+            "start time"
+        );
+        let t0 = Timestamp::new(1_700_000_000, 0);
+        let s = session(t0).unwrap();
+        let c = s.new_connection("cr_1234567890", t0).unwrap();
+        assert!(c.new_channel("chr_1", "session", year_10000).is_err());
+        let mut ch = c.new_channel("chr_1234567890", "session", t0).unwrap();
+        assert!(matches!(
+            ch.write_data(Direction::Outbound, year_10000, b"x"),
+            Err(Error::Usage(_))
+        ));
+        assert!(matches!(
+            ch.write_data(Direction::Outbound, Timestamp::new(1, 1_000_000_000), b"x"),
+            Err(Error::Usage(_))
+        ));
+        assert!(ch.finish(year_10000).is_err());
+        assert!(c.finish(year_10000).is_err());
+        assert!(s.finish(year_10000).is_err());
+        // The last representable time is written and read back.
+        let last = Timestamp::new(format::MAX_RFC3339_SECS, format::MAX_NANOS);
+        assert_eq!(Timestamp::parse_rfc3339(&last.to_rfc3339()), Some(last));
+        assert!(session(last).is_ok());
     }
 }

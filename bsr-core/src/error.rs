@@ -101,6 +101,16 @@ pub enum Error {
         /// The limit.
         limit: u64,
     },
+    /// More items (lines of a meta file, …) than a limit allows; rejected at the first one over.
+    #[error("{loc}: more than {limit} {what}")]
+    TooMany {
+        /// Where the first item over the limit starts.
+        loc: Location,
+        /// What was counted (`meta file lines`).
+        what: &'static str,
+        /// The limit.
+        limit: u64,
+    },
     /// A (protocol, chunk type) pair that is not registered (strict reading).
     #[error("{loc}: unknown chunk type {protocol:?}/{chunk_type:?}")]
     UnknownChunkType {
@@ -189,6 +199,7 @@ impl Error {
             Error::Malformed { loc, .. }
             | Error::Truncated { loc, .. }
             | Error::TooLarge { loc, .. }
+            | Error::TooMany { loc, .. }
             | Error::UnknownChunkType { loc, .. }
             | Error::Crc { loc, .. } => {
                 if loc.path.is_empty() {
@@ -232,6 +243,7 @@ impl Error {
             Error::Malformed { loc, .. }
             | Error::Truncated { loc, .. }
             | Error::TooLarge { loc, .. }
+            | Error::TooMany { loc, .. }
             | Error::UnknownChunkType { loc, .. }
             | Error::Crc { loc, .. } => Some(loc),
             _ => None,

@@ -54,22 +54,14 @@ impl FsStore {
     /// blocking (a FIFO opened for reading would wait for a writer), then refuses anything the
     /// descriptor shows is not a regular file, before a byte is read.
     fn open_nofollow(p: &Path) -> Result<File> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let f = OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-            .open(p)
-            .map_err(|e| Self::open_error(p, e))?;
-        Self::check_regular(p, &f)?;
-        Ok(f)
+        Self::open_regular(p, OpenOptions::new().read(true))
     }
 
-    /// [`Self::open_nofollow`] for writing an existing file (`create` also makes a missing one).
-    fn open_regular(p: &Path, create: bool) -> Result<File> {
+    /// Opens `p` with `how`, never following a symbolic link nor blocking, and refuses what is
+    /// not a regular file.
+    fn open_regular(p: &Path, how: &mut OpenOptions) -> Result<File> {
         use std::os::unix::fs::OpenOptionsExt;
-        let f = OpenOptions::new()
-            .write(true)
-            .create(create)
+        let f = how
             .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
             .open(p)
             .map_err(|e| Self::open_error(p, e))?;
@@ -278,7 +270,7 @@ impl WriteStore for FsStore {
 
     fn replace(&self, path: &str, data: &[u8]) -> Result<()> {
         let p = self.resolve(path)?;
-        let mut f = Self::open_regular(&p, true)?;
+        let mut f = Self::open_regular(&p, OpenOptions::new().write(true).create(true))?;
         let at = |e| Error::io(p.display().to_string(), e);
         f.set_len(0).map_err(at)?;
         f.write_all(data).map_err(at)?;
@@ -288,7 +280,7 @@ impl WriteStore for FsStore {
     fn truncate_append(&self, path: &str, len: u64, tail: &[u8]) -> Result<()> {
         use std::io::{Seek, SeekFrom};
         let p = self.resolve(path)?;
-        let mut f = Self::open_regular(&p, false)?;
+        let mut f = Self::open_regular(&p, OpenOptions::new().write(true))?;
         let at = |e| Error::io(p.display().to_string(), e);
         f.set_len(len).map_err(at)?;
         f.seek(SeekFrom::Start(len)).map_err(at)?;

@@ -27,11 +27,29 @@ pub(super) fn recorder_key_id(pk: &[u8; 32]) -> String {
     format!("recorder_{}", &hex::encode(Sha256::digest(pk))[..16])
 }
 
+/// The type line of a recorder secret key file (minisign-style, then the seed in hex).
+pub const SECRET_KEY_COMMENT: &str = "untrusted comment: bsr recorder secret key";
+/// The type line of a recorder public key file (then one public key in hex per line).
+pub const PUBLIC_KEY_COMMENT: &str = "untrusted comment: bsr recorder public key";
+
+/// What a key file's type line says it is: `Some(true)` a secret key, `Some(false)` a public
+/// key, `None` no type line (the old bare-hex form, still read).
+fn key_file_type(text: &str) -> Option<bool> {
+    let first = text.lines().next()?.trim();
+    if first == SECRET_KEY_COMMENT {
+        Some(true)
+    } else if first == PUBLIC_KEY_COMMENT {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 pub(super) fn read_hex32(text: &str, path: &str) -> Result<Vec<[u8; 32]>> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let l = line.split('#').next().unwrap_or("").trim();
-        if l.is_empty() {
+        if l.is_empty() || (i == 0 && l.starts_with("untrusted comment:")) {
             continue;
         }
         let mut k = [0u8; 32];
@@ -84,6 +102,12 @@ impl RecorderKey {
         let text = std::str::from_utf8(&b).map_err(|_| {
             Error::malformed(Location::at(0).in_file(&p), "not a recorder key file")
         })?;
+        if key_file_type(text) == Some(false) {
+            return Err(Error::Usage(format!(
+                "{p} is a recorder PUBLIC key file; signing needs the recorder secret key file \
+                 (its first line is {SECRET_KEY_COMMENT:?})"
+            )));
+        }
         match read_hex32(text, &p)?.as_slice() {
             [seed] => Ok(Self::from_seed(*seed)),
             _ => Err(Error::malformed(
@@ -91,6 +115,17 @@ impl RecorderKey {
                 "a recorder key file holds one 32-byte seed in hex",
             )),
         }
+    }
+    /// The secret key file's text: the type line, then the seed in hex.
+    pub fn secret_key_file(&self) -> String {
+        format!(
+            "{SECRET_KEY_COMMENT}\n{}\n",
+            hex::encode(self.signing.to_bytes())
+        )
+    }
+    /// The public key file's text: the type line, then the public key in hex.
+    pub fn public_key_file(&self) -> String {
+        format!("{PUBLIC_KEY_COMMENT}\n{}\n", hex::encode(self.public_key()))
     }
     /// The public key.
     pub fn public_key(&self) -> [u8; 32] {
@@ -133,6 +168,12 @@ impl RecorderTrust {
                 "not a text file of hex public keys",
             )
         })?;
+        if key_file_type(text) == Some(true) {
+            return Err(Error::Usage(format!(
+                "{p} is a recorder SECRET key file; verifying needs the recorder public key file \
+                 (its first line is {PUBLIC_KEY_COMMENT:?}); never hand the secret key to a verifier"
+            )));
+        }
         let keys = read_hex32(text, &p)?;
         if keys.is_empty() {
             return Err(Error::malformed(
@@ -197,5 +238,56 @@ impl RecorderTrust {
             reason: "attestation does not verify for this recording id, key id and public key"
                 .into(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(d: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
+        let p = d.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    /// Issue 14 finding 8: recorder secret and public key files were both a bare line of hex,
+    /// so each was silently taken for the other. New files carry a type line; a mix-up is a
+    /// usage error naming the file; the old bare-hex form still reads.
+    #[test]
+    fn recorder_key_files_say_what_they_are() {
+        let d = tempfile::tempdir().unwrap();
+        let k = RecorderKey::from_seed([9; 32]);
+        let sk = write(d.path(), "r.key", &k.secret_key_file());
+        let pk = write(d.path(), "r.pub", &k.public_key_file());
+        assert_eq!(
+            RecorderKey::from_file(&sk).unwrap().public_key(),
+            k.public_key()
+        );
+        assert_eq!(
+            RecorderTrust::from_file(&pk).unwrap().keys,
+            vec![k.public_key()]
+        );
+        let e = RecorderKey::from_file(&pk).unwrap_err();
+        assert!(
+            matches!(&e, Error::Usage(m) if m.contains("PUBLIC key") && m.contains("r.pub")),
+            "{e}"
+        );
+        let e = RecorderTrust::from_file(&sk).unwrap_err();
+        assert!(
+            matches!(&e, Error::Usage(m) if m.contains("SECRET key") && m.contains("r.key")),
+            "{e}"
+        );
+        // The old form: one line of hex.
+        let old = write(d.path(), "old.key", &hex::encode([9u8; 32]));
+        assert_eq!(
+            RecorderKey::from_file(&old).unwrap().public_key(),
+            k.public_key()
+        );
+        let old_pub = write(d.path(), "old.pub", &hex::encode(k.public_key()));
+        assert_eq!(
+            RecorderTrust::from_file(&old_pub).unwrap().keys,
+            vec![k.public_key()]
+        );
     }
 }

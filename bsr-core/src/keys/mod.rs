@@ -31,7 +31,10 @@ mod session;
 mod wrap;
 
 pub use crate::format::pb;
-pub use attest::{ATTESTATION_DOMAIN, RecorderKey, RecorderTrust, attestation_message};
+pub use attest::{
+    ATTESTATION_DOMAIN, PUBLIC_KEY_COMMENT, RecorderKey, RecorderTrust, SECRET_KEY_COMMENT,
+    attestation_message,
+};
 pub use recording::RecordingKeys;
 pub use session::SessionKeyFiles;
 pub use wrap::{AeadWrapper, KeyWrapper, hmac_binding};

@@ -58,6 +58,13 @@ impl AeadWrapper {
             path: String::new(),
             reason: "a KEK is 32 bytes: raw, 64 hex digits or base64".into(),
         };
+        if bytes.len() == 32 && bytes.iter().all(u8::is_ascii_hexdigit) {
+            return Err(Error::Usage(
+                "the KEK file holds 32 hex digits, which are 16 bytes: a KEK is 32 bytes \
+                 (64 hex digits, base64 of 32 bytes, or 32 raw bytes)"
+                    .into(),
+            ));
+        }
         let kek: [u8; 32] = if bytes.len() == 32 {
             bytes.try_into().map_err(|_| bad())?
         } else {
@@ -156,4 +163,26 @@ pub fn hmac_binding(bsr_key: &[u8; 32], public_key: &[u8; 32]) -> [u8; 32] {
     };
     mac.update(public_key);
     mac.finalize().into_bytes().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 14 finding 8: a KEK file of 32 hex digits (16 bytes) was silently taken as 32 raw
+    /// bytes. It is a usage error; 64 hex digits and 32 raw bytes still read.
+    #[test]
+    fn kek_of_32_hex_digits_is_refused() {
+        let hex32 = "00112233445566778899aabbccddeeff";
+        let e = AeadWrapper::from_kek_bytes(hex32.as_bytes()).unwrap_err();
+        assert!(
+            matches!(&e, Error::Usage(m) if m.contains("16 bytes")),
+            "{e}"
+        );
+        let hex64 = hex32.repeat(2);
+        let a = AeadWrapper::from_kek_bytes(hex64.as_bytes()).unwrap();
+        let b = AeadWrapper::from_kek_bytes(&hex::decode(&hex64).unwrap()).unwrap();
+        assert_eq!(a.key_id(), b.key_id());
+        assert!(AeadWrapper::from_kek_bytes(b"bsr-test-kek-DO-NOT-USE-IN-PROD!").is_ok());
+    }
 }

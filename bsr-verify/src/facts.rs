@@ -1,14 +1,15 @@
 //! Session facts and audit events for SIEMs (schema in `docs/EVENTS.md`).
 //!
-//! [`analyze`] reads a recording once and returns its [`Facts`] (one JSON object) and its
+//! [`verify_and_analyze`] verifies a recording and reads and returns its [`Facts`] (one JSON object) and its
 //! time-ordered audit [`Event`]s (Teleport-style names); the CLI prints either. Both read only
 //! metadata and the
 //! request files (never the channel data), through the same stores as verification, and both
 //! carry the verification verdict when one was computed.
 
 use crate::report::{Report, Severity};
+use crate::verify::{Seen, VerifyOptions, verify_keeping};
 use bsr_core::format::{self, ContainerKind, Direction, Timestamp};
-use bsr_core::read::{ChunkStream, Recording};
+use bsr_core::read::{ChannelRecording, ChunkStream, Recording};
 use bsr_core::ssh::Request;
 use bsr_core::store::{ReadStore, join};
 use serde::Serialize;
@@ -52,7 +53,7 @@ impl VerificationSummary {
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default(),
             exit_code: r.exit_code,
-            trust_mode: r.trust.mode,
+            trust_mode: r.trust.mode.as_str(),
             errors,
             warnings: r.problems.len() - errors,
             first_error: r
@@ -228,6 +229,23 @@ pub struct Facts {
     pub recovered: bool,
     /// Verification, when it ran.
     pub verification: Option<VerificationSummary>,
+    /// Why the recording could not be opened at all (no or a garbage
+    /// `session-recording.meta`): its facts are then only what the folder name gives, and it
+    /// has no events. Not serialized; the CLI reports it on stderr with a non-zero exit.
+    #[serde(skip)]
+    pub unreadable: Option<String>,
+    /// The entries of `errors` that are read or decoding errors of this tool (not the
+    /// summaries' own `Errors`): the CLI reports them on stderr with a non-zero exit.
+    #[serde(skip)]
+    pub read_errors: Vec<String>,
+}
+
+impl Facts {
+    /// Records an error reading the recording (in `errors` and `read_errors`).
+    pub fn read_error(&mut self, e: String) {
+        self.errors.push(e.clone());
+        self.read_errors.push(e);
+    }
 }
 
 fn ts(t: Timestamp) -> String {
@@ -238,50 +256,44 @@ fn ns(t: Timestamp) -> u128 {
     t.as_nanos().max(0) as u128
 }
 
+/// Verifies the recording (unless `opts` is `None`) and reads its facts and events, reusing
+/// the summaries that verification already read (each is read once).
+pub fn verify_and_analyze(
+    store: Arc<dyn ReadStore>,
+    dir: &str,
+    opts: Option<&VerifyOptions>,
+) -> (Facts, Vec<Event>) {
+    match opts {
+        Some(o) => {
+            let (report, seen) = verify_keeping(&*store, dir, o);
+            analyze_with(store, dir, Some(&report), &seen)
+        }
+        None => analyze_with(store, dir, None, &Seen::default()),
+    }
+}
+
 /// Reads the facts and events of a recording together (one pass over the metadata and the
-/// request files).
+/// request files), carrying the verdict of `report` when one was computed.
 pub fn analyze(
     store: Arc<dyn ReadStore>,
     dir: &str,
     report: Option<&Report>,
 ) -> (Facts, Vec<Event>) {
+    analyze_with(store, dir, report, &Seen::default())
+}
+
+/// Reads the facts and events of a recording together (one pass over the metadata and the
+/// request files); summaries found in `seen` (from [`verify_keeping`]) are not read again.
+pub fn analyze_with(
+    store: Arc<dyn ReadStore>,
+    dir: &str,
+    report: Option<&Report>,
+    seen: &Seen,
+) -> (Facts, Vec<Event>) {
     let ident = identity(&*store, dir);
     let verification = report.map(VerificationSummary::from_report);
     let verdict = verification.as_ref().map(|v| v.verdict.clone());
-    let rid_guess = dir
-        .rsplit('/')
-        .next()
-        .unwrap_or(dir)
-        .trim_end_matches(format::SESSION_DIR_SUFFIX)
-        .to_string();
-    let mut f = Facts {
-        schema: "bsr-facts/v1",
-        recording_id: rid_guess.clone(),
-        location: store.describe(dir),
-        session_id: ident.session_id.clone(),
-        user: json!({"id": ident.user_id, "name": ident.user_name}),
-        target: json!({"id": ident.target_id, "name": ident.target_name, "scope": ident.target_scope}),
-        host: json!({"id": ident.host_id, "address": ident.host_address}),
-        port: ident.port,
-        worker: ident.worker_id.clone(),
-        endpoint: ident.endpoint.clone(),
-        client_address: None,
-        start: None,
-        end: None,
-        duration_seconds: None,
-        connections: 0,
-        channels: 0,
-        bytes_up: 0,
-        bytes_down: 0,
-        session_programs: Vec::new(),
-        commands: Vec::new(),
-        exit_statuses: Vec::new(),
-        exit_signals: Vec::new(),
-        errors: Vec::new(),
-        ended_cleanly: false,
-        recovered: store.size(&join(dir, format::RECOVERY_MARKER_FILE)).is_ok(),
-        verification,
-    };
+    let mut f = empty_facts(&*store, dir, &ident, verification);
     let mut ev: Vec<Event> = Vec::new();
     let base = |name: &'static str,
                 t: Timestamp,
@@ -305,7 +317,8 @@ pub fn analyze(
     let rec = match Recording::open(store.clone(), dir) {
         Ok(r) => r,
         Err(e) => {
-            f.errors.push(e.to_string());
+            f.read_error(e.to_string());
+            f.unreadable = Some(e.to_string());
             return (f, ev);
         }
     };
@@ -313,7 +326,11 @@ pub fn analyze(
     f.ended_cleanly = rec.is_finished() && !f.recovered;
     let mut start = None::<Timestamp>;
     let mut end = None::<Timestamp>;
-    match rec.summary() {
+    let session_summary = match &seen.session_summary {
+        Some(s) => Ok(Some(s.clone())),
+        None => rec.summary(),
+    };
+    match session_summary {
         Ok(Some(sum)) => {
             start = Some(sum.start_time);
             end = Some(sum.end_time);
@@ -322,19 +339,23 @@ pub fn analyze(
             }
         }
         Ok(None) => {}
-        Err(e) => f.errors.push(e.to_string()),
+        Err(e) => f.read_error(e.to_string()),
     }
     let conns = match rec.connections() {
         Ok(c) => c,
         Err(e) => {
-            f.errors.push(e.to_string());
+            f.read_error(e.to_string());
             Vec::new()
         }
     };
     f.connections = conns.len() as u64;
     for conn in &conns {
         let cid = conn.id().to_string();
-        if let Ok(Some(cs)) = conn.summary() {
+        let cs = match seen.connection_summaries.get(conn.dir()) {
+            Some(s) => Ok(Some(s.clone())),
+            None => conn.summary(),
+        };
+        if let Ok(Some(cs)) = cs {
             start = Some(start.map_or(cs.start_time, |s| s.min(cs.start_time)));
             end = Some(end.map_or(cs.end_time, |e| e.max(cs.end_time)));
             let mut m = Map::new();
@@ -373,75 +394,19 @@ pub fn analyze(
                 &base,
                 &mut ev,
                 &mut f,
+                seen,
             );
         }
         let chans = match conn.channels() {
             Ok(c) => c,
             Err(e) => {
-                f.errors.push(e.to_string());
+                f.read_error(e.to_string());
                 continue;
             }
         };
         f.channels += chans.len() as u64;
         for ch in &chans {
-            let chid = ch.id().to_string();
-            let mut program = ch.channel_type().to_string();
-            if let Ok(Some(s)) = ch.summary() {
-                f.bytes_up += s.bytes_up;
-                f.bytes_down += s.bytes_down;
-                let mut m = Map::new();
-                m.insert("channel_type".into(), json!(s.channel_type));
-                ev.push(base(
-                    "channel.open",
-                    s.start_time,
-                    ch.dir(),
-                    Some(&cid),
-                    Some(&chid),
-                    m,
-                ));
-                for (dir_name, bytes) in [("inbound", s.bytes_up), ("outbound", s.bytes_down)] {
-                    let mut m = Map::new();
-                    m.insert("direction".into(), json!(dir_name));
-                    m.insert("bytes".into(), json!(bytes));
-                    ev.push(base(
-                        "session.data",
-                        s.end_time,
-                        ch.dir(),
-                        Some(&cid),
-                        Some(&chid),
-                        m,
-                    ));
-                }
-                ev.push(base(
-                    "channel.close",
-                    s.end_time,
-                    ch.dir(),
-                    Some(&cid),
-                    Some(&chid),
-                    Map::new(),
-                ));
-                program = match s.session_program.as_str() {
-                    "exec" => format!("{}/exec:{}", s.channel_type, s.exec_program),
-                    "subsystem" => format!("{}/subsystem:{}", s.channel_type, s.subsystem_name),
-                    "shell" | "none" => format!("{}/{}", s.channel_type, s.session_program),
-                    _ => s.channel_type.clone(),
-                };
-            }
-            f.session_programs.push(program);
-            for d in [Direction::Inbound, Direction::Outbound] {
-                let p = join(ch.dir(), format::requests_file(d));
-                request_events(
-                    &*store,
-                    &p,
-                    d,
-                    ch.dir(),
-                    Some(&cid),
-                    Some(&chid),
-                    &base,
-                    &mut ev,
-                    &mut f,
-                );
-            }
+            channel_events(&*store, ch, &cid, &base, &mut ev, &mut f, seen);
         }
     }
     if let Some(s) = start {
@@ -480,9 +445,175 @@ pub fn analyze(
     (f, ev)
 }
 
+/// The facts of a recording before its tree is read: identity, verification, the id its
+/// folder name gives.
+fn empty_facts(
+    store: &dyn ReadStore,
+    dir: &str,
+    ident: &Identity,
+    verification: Option<VerificationSummary>,
+) -> Facts {
+    let rid_guess = dir
+        .rsplit('/')
+        .next()
+        .unwrap_or(dir)
+        .trim_end_matches(format::SESSION_DIR_SUFFIX)
+        .to_string();
+    Facts {
+        schema: "bsr-facts/v1",
+        recording_id: rid_guess.clone(),
+        location: store.describe(dir),
+        session_id: ident.session_id.clone(),
+        user: json!({"id": ident.user_id, "name": ident.user_name}),
+        target: json!({"id": ident.target_id, "name": ident.target_name, "scope": ident.target_scope}),
+        host: json!({"id": ident.host_id, "address": ident.host_address}),
+        port: ident.port,
+        worker: ident.worker_id.clone(),
+        endpoint: ident.endpoint.clone(),
+        client_address: None,
+        start: None,
+        end: None,
+        duration_seconds: None,
+        connections: 0,
+        channels: 0,
+        bytes_up: 0,
+        bytes_down: 0,
+        session_programs: Vec::new(),
+        commands: Vec::new(),
+        exit_statuses: Vec::new(),
+        exit_signals: Vec::new(),
+        errors: Vec::new(),
+        ended_cleanly: false,
+        recovered: store.size(&join(dir, format::RECOVERY_MARKER_FILE)).is_ok(),
+        verification,
+        unreadable: None,
+        read_errors: Vec::new(),
+    }
+}
+
+/// The events and facts of one channel: open, data totals and close from its summary, and its
+/// requests.
+fn channel_events(
+    store: &dyn ReadStore,
+    ch: &ChannelRecording,
+    cid: &str,
+    base: &EventBuilder<'_>,
+    ev: &mut Vec<Event>,
+    f: &mut Facts,
+    seen: &Seen,
+) {
+    let chid = ch.id().to_string();
+    let mut program = ch.channel_type().to_string();
+    let cs = match seen.channel_summaries.get(ch.dir()) {
+        Some(s) => Ok(Some(s.clone())),
+        None => ch.summary(),
+    };
+    if let Ok(Some(s)) = cs {
+        f.bytes_up += s.bytes_up;
+        f.bytes_down += s.bytes_down;
+        let mut m = Map::new();
+        m.insert("channel_type".into(), json!(s.channel_type));
+        ev.push(base(
+            "channel.open",
+            s.start_time,
+            ch.dir(),
+            Some(cid),
+            Some(&chid),
+            m,
+        ));
+        for (dir_name, bytes) in [("inbound", s.bytes_up), ("outbound", s.bytes_down)] {
+            let mut m = Map::new();
+            m.insert("direction".into(), json!(dir_name));
+            m.insert("bytes".into(), json!(bytes));
+            ev.push(base(
+                "session.data",
+                s.end_time,
+                ch.dir(),
+                Some(cid),
+                Some(&chid),
+                m,
+            ));
+        }
+        ev.push(base(
+            "channel.close",
+            s.end_time,
+            ch.dir(),
+            Some(cid),
+            Some(&chid),
+            Map::new(),
+        ));
+        program = match s.session_program.as_str() {
+            "exec" => format!("{}/exec:{}", s.channel_type, s.exec_program),
+            "subsystem" => format!("{}/subsystem:{}", s.channel_type, s.subsystem_name),
+            "shell" | "none" => format!("{}/{}", s.channel_type, s.session_program),
+            _ => s.channel_type.clone(),
+        };
+    }
+    f.session_programs.push(program);
+    for d in [Direction::Inbound, Direction::Outbound] {
+        let p = join(ch.dir(), format::requests_file(d));
+        request_events(
+            store,
+            &p,
+            d,
+            ch.dir(),
+            Some(cid),
+            Some(&chid),
+            base,
+            ev,
+            f,
+            seen,
+        );
+    }
+}
+
 /// Builds an event: name, time, container path, connection id, channel id, fields.
 type EventBuilder<'a> = dyn Fn(&'static str, Timestamp, &str, Option<&str>, Option<&str>, Map<String, Value>) -> Event
     + 'a;
+
+/// The requests of one request file, in order: kept by the verification that just read the
+/// file ([`Seen::requests`]), or read here (read and decode errors go to `f.errors`).
+fn requests_of(
+    store: &dyn ReadStore,
+    path: &str,
+    seen: &Seen,
+    f: &mut Facts,
+) -> Vec<(Timestamp, Request)> {
+    if let Some(r) = seen.requests.get(path) {
+        return r.clone();
+    }
+    let mut out = Vec::new();
+    // Check the kind first (without following links or opening): opening a FIFO blocks.
+    let reader = match store.size(path).and_then(|_| store.open(path)) {
+        Ok(r) => r,
+        Err(e) => {
+            f.read_error(e.to_string());
+            return out;
+        }
+    };
+    let mut s = ChunkStream::new(reader, path);
+    loop {
+        let c = match s.next_chunk() {
+            Ok(Some(c)) => c,
+            Ok(None) => break,
+            Err(e) => {
+                f.read_error(e.to_string());
+                break;
+            }
+        };
+        if c.is_head() || c.is_done() || c.is_data() {
+            continue;
+        }
+        if out.len() > MAX_EVENTS_PER_RECORDING {
+            break;
+        }
+        match c.data().and_then(|d| Request::decode(c.chunk_type, &d)) {
+            Ok(r) => out.push((c.time, r)),
+            Err(e) => f.read_error(e.to_string()),
+        }
+    }
+    out
+}
 
 #[allow(clippy::too_many_arguments)]
 fn request_events(
@@ -495,41 +626,15 @@ fn request_events(
     base: &EventBuilder<'_>,
     ev: &mut Vec<Event>,
     f: &mut Facts,
+    seen: &Seen,
 ) {
-    let reader = match store.open(path) {
-        Ok(r) => r,
-        Err(e) => {
-            f.errors.push(e.to_string());
-            return;
-        }
-    };
-    let mut s = ChunkStream::new(reader, path);
-    loop {
-        let c = match s.next_chunk() {
-            Ok(Some(c)) => c,
-            Ok(None) => break,
-            Err(e) => {
-                f.errors.push(e.to_string());
-                break;
-            }
-        };
-        if c.is_head() || c.is_done() || c.is_data() {
-            continue;
-        }
+    for (t, req) in requests_of(store, path, seen, f) {
         if ev.len() >= MAX_EVENTS_PER_RECORDING {
-            f.errors.push(format!(
+            f.read_error(format!(
                 "{path}: more than {MAX_EVENTS_PER_RECORDING} events; the rest are left out"
             ));
             break;
         }
-        let req = match c.data().and_then(|d| Request::decode(c.chunk_type, &d)) {
-            Ok(r) => r,
-            Err(e) => {
-                f.errors.push(e.to_string());
-                continue;
-            }
-        };
-        let t = c.time;
         let mut m = Map::new();
         m.insert("direction".into(), json!(dir.as_str()));
         let name: &'static str = match &req {
@@ -632,6 +737,32 @@ fn request_events(
     let _ = ContainerKind::Channel;
 }
 
+/// Every event name `events` writes (what `--kind` accepts).
+pub const EVENT_KINDS: &[&str] = &[
+    "session.start",
+    "session.end",
+    "connection.open",
+    "connection.close",
+    "channel.open",
+    "channel.close",
+    "session.data",
+    "session.pty",
+    "resize",
+    "session.env",
+    "session.command",
+    "session.shell",
+    "session.subsystem",
+    "session.signal",
+    "session.exit",
+    "session.exit_signal",
+    "session.network",
+    "session.x11_forwarding",
+    "session.x11",
+    "session.break",
+    "session.xon_xoff",
+    "session.request",
+];
+
 /// Filters auditors use.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
@@ -680,6 +811,24 @@ impl Filter {
             return false;
         }
         true
+    }
+
+    /// Checks that every kind names an event, or is a prefix pattern (`session.*`) matching at
+    /// least one: a misspelt kind is a usage error, not an empty result. The error lists the
+    /// kinds.
+    pub fn check_kinds(&self) -> Result<(), String> {
+        let matches = |k: &str| match k.strip_suffix('*') {
+            Some(prefix) => EVENT_KINDS.iter().any(|e| e.starts_with(prefix)),
+            None => EVENT_KINDS.contains(&k),
+        };
+        match self.kinds.iter().find(|k| !matches(k)) {
+            None => Ok(()),
+            Some(k) => Err(format!(
+                "{:?} is not an event kind; the kinds are {} (a trailing * matches a prefix, e.g. session.*)",
+                k,
+                EVENT_KINDS.join(", ")
+            )),
+        }
     }
 
     /// Whether an event passes the time and kind filters.

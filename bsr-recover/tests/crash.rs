@@ -147,19 +147,10 @@ fn killed_writers_are_incomplete_and_recover_without_losing_synced_chunks() {
             // Through the binary: exit 4, recover, exit 0.
             let kek = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/keys/test-kek.hex");
             let p = d.path().join(&dir);
-            let st = std::process::Command::new(env!("CARGO_BIN_EXE_bsr-verify"))
-                .args(["-q", "--kek", kek])
-                .arg(&p)
-                .output()
-                .unwrap();
-            assert_eq!(
-                st.status.code(),
-                Some(4),
-                "{}",
-                String::from_utf8_lossy(&st.stdout)
-            );
-            let st = std::process::Command::new(env!("CARGO_BIN_EXE_bsr-verify"))
-                .args(["recover", "--kek", kek])
+            let r = verify(&store, &dir, &trust());
+            assert_eq!(r.exit_code, 4, "{:#?}", r.problems);
+            let st = std::process::Command::new(env!("CARGO_BIN_EXE_bsr-recover"))
+                .args(["--kek", kek])
                 .arg(&p)
                 .output()
                 .unwrap();
@@ -169,20 +160,11 @@ fn killed_writers_are_incomplete_and_recover_without_losing_synced_chunks() {
                 String::from_utf8_lossy(&st.stderr)
             );
             assert!(String::from_utf8_lossy(&st.stdout).contains("\"Recovered\": true"));
-            let st = std::process::Command::new(env!("CARGO_BIN_EXE_bsr-verify"))
-                .args(["-q", "--kek", kek])
-                .arg(&p)
-                .output()
-                .unwrap();
-            assert_eq!(
-                st.status.code(),
-                Some(0),
-                "{}",
-                String::from_utf8_lossy(&st.stdout)
-            );
+            let r = verify(&store, &dir, &trust());
+            assert_eq!(r.exit_code, 0, "{:#?}", r.problems);
             // Recovering twice is refused.
-            let st = std::process::Command::new(env!("CARGO_BIN_EXE_bsr-verify"))
-                .args(["recover", "--kek", kek])
+            let st = std::process::Command::new(env!("CARGO_BIN_EXE_bsr-recover"))
+                .args(["--kek", kek])
                 .arg(&p)
                 .output()
                 .unwrap();

@@ -371,7 +371,9 @@ fn run_facts(a: FactsArgs, events: bool) -> anyhow::Result<i32> {
                     if let Some(why) = &facts.unreadable {
                         let what = if events { ", no events" } else { "" };
                         let why = escape_controls(why);
-                        eprintln!("bsr-verify: error: {loc}: the recording cannot be read{what}: {why}");
+                        eprintln!(
+                            "bsr-verify: error: {loc}: the recording cannot be read{what}: {why}"
+                        );
                     } else {
                         for e in &facts.read_errors {
                             eprintln!("bsr-verify: error: {loc}: {}", escape_controls(e));

@@ -113,7 +113,8 @@ fn run(store: &dyn ReadStore, dir: &str, opts: &VerifyOptions, keep: bool) -> (R
             finished = names.contains(format::SIG_FILE)
                 && store.size(&sig_path).map(|s| s > 0).unwrap_or(false);
             trust::load_keys(&mut cx, dir, !finished, &mut trust);
-            trust::check_anchors(&mut cx, dir, expected_id.unwrap_or_default(), &mut trust);
+            let rid = expected_id.unwrap_or_default();
+            trust::check_anchors(&mut cx, dir, rid, !finished, &mut trust);
             let place = Place {
                 dir,
                 kind: ContainerKind::Session,

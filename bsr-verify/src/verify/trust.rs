@@ -93,7 +93,13 @@ pub(super) fn load_keys(cx: &mut Ctx, dir: &str, unsigned: bool, trust: &mut Tru
 /// Checks the trust anchors that were given against the loaded keys. A recording whose keys do
 /// not match a given anchor is reported as a key mismatch that names the key, not as tampering
 /// (whether it was changed is what the checksum signatures say).
-pub(super) fn check_anchors(cx: &mut Ctx, dir: &str, recording_id: &str, trust: &mut TrustReport) {
+pub(super) fn check_anchors(
+    cx: &mut Ctx,
+    dir: &str,
+    recording_id: &str,
+    unsigned: bool,
+    trust: &mut TrustReport,
+) {
     if let (Some(kek), Some(keys)) = (cx.opts.trust.kek.clone(), cx.keys.as_ref()) {
         if let Err(e) = keys.verify_kms_binding(&*kek) {
             trust.kms_binding = Check::Failed;
@@ -126,8 +132,13 @@ pub(super) fn check_anchors(cx: &mut Ctx, dir: &str, recording_id: &str, trust: 
                 cx.problems.push(pr);
             }
         },
+        // A crash can come before the attestation is written: then it is what a crash leaves.
         Err(e) if is_not_found(&e) => cx.err(
-            Class::Authentication,
+            if unsigned {
+                Class::Incomplete
+            } else {
+                Class::Authentication
+            },
             "no-recorder-attestation",
             &p,
             "the recording has no recorder attestation",

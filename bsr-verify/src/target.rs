@@ -118,15 +118,14 @@ pub fn find_recordings(
     let mut visited: HashSet<(u64, u64)> = HashSet::new();
     let mut stack = vec![String::new()];
     while let Some(d) = stack.pop() {
-        if let Some(root) = local_root {
-            if let Some(id) = dev_ino(&root.join(&d))?
-                && !visited.insert(id)
-            {
-                anyhow::bail!(
-                    "{}: folder loop: this folder was already searched (a bind mount?); not searching it again",
-                    store.describe(&d)
-                );
-            }
+        if let Some(root) = local_root
+            && let Some(id) = dev_ino(&root.join(&d))?
+            && !visited.insert(id)
+        {
+            anyhow::bail!(
+                "{}: folder loop: this folder was already searched (a bind mount?); not searching it again",
+                store.describe(&d)
+            );
         }
         let mut subdirs = Vec::new();
         for e in store.list(&d)? {

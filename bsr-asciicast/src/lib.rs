@@ -18,5 +18,6 @@
 pub mod cast;
 pub mod convert;
 pub mod error;
+pub mod html;
 pub mod import;
 pub mod utf8;

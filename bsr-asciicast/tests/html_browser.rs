@@ -191,9 +191,12 @@ fn testdata_pages_play_to_the_end_and_links_seek() {
 
         play_to_end(&tab);
         let text = term_text(&tab);
+        // The player lays wide characters (the emoji) out in their own element, so compare the
+        // cells without the layout's whitespace.
+        let squash = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
         for want in &final_text {
             assert!(
-                text.contains(want),
+                squash(&text).contains(&squash(want)),
                 "{name}: final screen lacks {want:?}:\n{text}"
             );
         }

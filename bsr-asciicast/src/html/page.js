@@ -37,6 +37,19 @@
     for (var k = 0; k < times.length; k++) { acc += times[k]; times[k] = acc; }
   }
 
+  // The player hides markers at or after the last event (its duration); a finding there (an
+  // exit signal, say) gets an empty output event just after it, which shows nothing.
+  var cast = data.cast;
+  var last = times.length ? times[times.length - 1] : 0;
+  var lastMarker = -1;
+  for (var m = 0; m < data.markers.length; m++) lastMarker = Math.max(lastMarker, data.markers[m][0]);
+  if (!v3 && lastMarker >= last) {
+    var tEnd = Math.round((lastMarker + 0.001) * 1e6) / 1e6;
+    if (cast.length && cast[cast.length - 1] !== "\n") cast += "\n";
+    cast += JSON.stringify([tEnd, "o", ""]) + "\n";
+    times.push(tEnd);
+  }
+
   var state = { speed: data.speed, idle: data.idleTimeLimit, player: null };
 
   function playerTime(t) {
@@ -67,7 +80,7 @@
       autoPlay: !!play,
     };
     if (state.idle !== null && state.idle !== undefined) opts.idleTimeLimit = state.idle;
-    state.player = AsciinemaPlayer.create({ data: data.cast }, container, opts);
+    state.player = AsciinemaPlayer.create({ data: cast }, container, opts);
     window.bsrPlayer = state.player;
   }
   create(0, false);

@@ -359,7 +359,7 @@ fn refusal_page(report: &Report, location: &str) -> String {
         h,
         "<body>\n<header><h1>BSR recording</h1><div class=\"sub\">{}</div></header>\n\
          <div class=\"refused\" id=\"refused\">\n<h2>Verification failed: <span class=\"verdict bad\" id=\"verdict\">{}</span></h2>\n\
-         <p>This recording {}. Nothing from its files is shown. Run <code>bsr-verify</code> on it for the details.</p>\n",
+         <p>Verdict: {}. Nothing from its files is shown. Run <code>bsr-verify</code> on it for the details.</p>\n",
         esc(location),
         esc(&verdict_name(report.verdict)),
         esc(report.verdict.describe()),

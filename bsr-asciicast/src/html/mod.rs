@@ -74,6 +74,9 @@ pub enum HtmlError {
         /// The limit.
         limit: u64,
     },
+    /// Building the transcript or the command list.
+    #[error(transparent)]
+    Text(#[from] crate::term::TextError),
     /// Serializing the page data.
     #[error("serializing the page data: {0}")]
     Json(#[from] serde_json::Error),
@@ -267,7 +270,7 @@ fn read_content(
     };
     // convert writes UTF-8 (invalid bytes become U+FFFD); lossy is a no-op guard.
     let cast = String::from_utf8_lossy(&out.buf).into_owned();
-    let (text, commands) = text_and_commands(&files, &done.report)?;
+    let (text, commands) = text_and_commands(&files)?;
     let (facts, _) = analyze(store.clone(), dir, Some(report));
     let sums =
         String::from_utf8_lossy(&store.read_limited(&join(dir, format::CHECKSUM_FILE), MAX_SUMS)?)
@@ -282,25 +285,63 @@ fn read_content(
     })
 }
 
-/// The Text and Commands tabs' lines.
-///
-/// PENDING(text view, issue 15): the transcript and the commands come from the text view's
-/// API (`crate::text::transcript`, `crate::commands::commands`) once it is merged. Until then
-/// the Text tab is empty (the page says so) and Commands holds the exec command of an exec
-/// channel, at the cast start.
+/// Most lines a page's Text tab (and, separately, its Commands tab) holds.
+pub const MAX_ENTRIES: usize = 200_000;
+
+/// The Text and Commands tabs' lines, from the text view (`crate::text::transcript` and
+/// `crate::commands::commands`): what the terminal showed, never keystrokes that it did not
+/// echo (such a command shows as `[input not echoed: N keystrokes]`). Times are seconds from
+/// the channel's HEAD, the cast's time 0. More than [`MAX_ENTRIES`] lines end with a note.
 fn text_and_commands(
-    _files: &crate::convert::ChannelFiles,
-    report: &SecurityReport,
+    files: &crate::convert::ChannelFiles,
 ) -> Result<(Vec<Entry>, Vec<Entry>), HtmlError> {
-    let commands = report
-        .exec_command
-        .iter()
-        .map(|c| Entry {
+    use crate::term::{TextItem, printable};
+    use crate::text::{block_header, offset_seconds};
+    let mut text = Vec::new();
+    let mut cut = 0u64;
+    crate::text::transcript(files, |start, item| {
+        if text.len() >= MAX_ENTRIES {
+            cut += 1;
+            return Ok(());
+        }
+        match item {
+            TextItem::Line(l) => text.push(Entry {
+                t: offset_seconds(l.time, start.head),
+                text: printable(&l.text).into_owned(),
+            }),
+            TextItem::AltScreen(b) => {
+                let t = offset_seconds(b.start, start.head);
+                text.push(Entry {
+                    t,
+                    text: block_header(&b, start.head),
+                });
+                for r in &b.frame {
+                    text.push(Entry {
+                        t,
+                        text: format!("| {}", printable(r)),
+                    });
+                }
+            }
+        }
+        Ok(())
+    })?;
+    if cut > 0 {
+        text.push(Entry {
             t: 0.0,
-            text: c.clone(),
-        })
-        .collect();
-    Ok((Vec::new(), commands))
+            text: format!("[{cut} more transcript items not shown]"),
+        });
+    }
+    let mut commands = Vec::new();
+    crate::commands::commands(files, |start, c| {
+        if commands.len() < MAX_ENTRIES {
+            commands.push(Entry {
+                t: offset_seconds(c.time, start.head),
+                text: c.display(),
+            });
+        }
+        Ok(())
+    })?;
+    Ok((text, commands))
 }
 
 fn sev_name(s: Severity) -> &'static str {
@@ -523,7 +564,7 @@ fn evidence_page(report: &Report, c: &Content, opts: &HtmlOptions) -> Result<Str
     h.push_str(&lines_list(
         "text-lines",
         &c.text,
-        "The transcript is not available in this build (the text view is not merged yet).",
+        "The terminal showed no text.",
     ));
     h.push_str("</section>\n<section class=\"tab\" id=\"tab-commands\" hidden>\n");
     h.push_str(&lines_list(

@@ -257,6 +257,48 @@ fn testdata_pages_play_to_the_end_and_links_seek() {
                 &format!("{name}: link {i} seeking to {t}"),
             );
         }
+        // The Text and Commands tabs hold the text view's transcript and commands as links.
+        let text_lines = eval(
+            &tab,
+            "Array.from(document.querySelectorAll('#text-lines a')).map(function(a){return a.textContent}).join('\\n')",
+        );
+        let cmds = eval(
+            &tab,
+            "Array.from(document.querySelectorAll('#command-lines a')).map(function(a){return a.textContent}).join('\\n')",
+        );
+        if name == "sr_shell00001" || name == "sr_gzip000001" {
+            let tl = text_lines.as_str().unwrap();
+            assert!(
+                tl.contains("héllo wörld → ✓ 🎉") && tl.contains("logout"),
+                "{tl}"
+            );
+            let c = cmds.as_str().unwrap();
+            assert!(c.contains("echo héllo") && c.contains("exit"), "{c}");
+            // A real mouse click on the first command seeks to its time.
+            eval(
+                &tab,
+                "window.bsrPage.showTab('commands'); window.bsrPlayer.seek('100%').then(function(){return true})",
+            );
+            let t = eval(
+                &tab,
+                "parseFloat(document.querySelector('#command-lines a').getAttribute('data-t'))",
+            )
+            .as_f64()
+            .unwrap();
+            assert!(
+                t > 0.4 && t < 2.0,
+                "echo is entered between 0.5 s and 1.5 s: {t}"
+            );
+            tab.wait_for_element("#command-lines a")
+                .unwrap()
+                .click()
+                .unwrap();
+            wait_for(
+                &tab,
+                &format!("Math.abs(window.bsrPlayer.getCurrentTime() - {t}) < 0.05"),
+                "a mouse click on a command seeking the player",
+            );
+        }
         if name == "sr_exec000001" {
             assert!(links >= 1, "the exec command is a seek link");
             let cmd = eval(
@@ -400,7 +442,7 @@ fn tampered_recording_gets_the_red_refusal() {
     let dir = tempfile::tempdir().unwrap();
     let src = root().join("testdata/recordings/sr_shell00001.bsr");
     let mem = Arc::new(MemStore::new());
-    copy(&src, &*mem, "sr_shell00001.bsr");
+    copy(&src, &mem, "sr_shell00001.bsr");
     // One byte of the terminal output changed.
     let p =
         "sr_shell00001.bsr/cr_shell00001.connection/chr_shell00001.channel/messages-outbound.data";

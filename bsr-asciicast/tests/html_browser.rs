@@ -70,8 +70,8 @@ fn browser(profile: &Path) -> Option<Browser> {
 
 fn trusted() -> HtmlOptions {
     let mut o = HtmlOptions::default();
-    o.verify.trust.kek = Some(Arc::new(generate::kek()));
-    o.verify.trust.recorder = Some(Arc::new(RecorderTrust::from_public_keys(vec![
+    o.gate.trust.kek = Some(Arc::new(generate::kek()));
+    o.gate.trust.recorder = Some(Arc::new(RecorderTrust::from_public_keys(vec![
         generate::recorder().public_key(),
     ])));
     o

@@ -73,6 +73,9 @@ fn facts_and_integrity_come_from_the_recording() {
     let sums =
         std::fs::read_to_string(root().join("testdata/recordings/sr_exec000001.bsr/SHA256SUM"))
             .unwrap();
+    use sha2::Digest;
+    let digest = hex::encode(sha2::Sha256::digest(sums.as_bytes()));
+    assert!(h.contains(&format!("data-fact=\"sha256sum\"><code>{digest}</code>")));
     let first = sums.lines().next().unwrap();
     assert!(h.contains(&html_escape::encode_text(first).into_owned()));
     assert!(h.contains("uname -a"));

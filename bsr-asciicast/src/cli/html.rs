@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use bsr_asciicast::html::{DEFAULT_MAX_CAST_BYTES, HtmlOptions, render};
+use bsr_asciicast::verified::GateOptions;
 use bsr_core::store::FsStore;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -37,25 +38,14 @@ pub struct HtmlArgs {
 /// Writes the page; exit code 0 when it shows the recording, 1 when the recording failed
 /// verification (the page says so).
 pub fn run(a: HtmlArgs) -> anyhow::Result<i32> {
-    let mut opts = HtmlOptions {
+    let opts = HtmlOptions {
+        gate: GateOptions::from_key_files(a.kek.as_deref(), a.recorder_key.as_deref())?,
         connection: a.connection,
         channel: a.channel,
         idle_time_limit: (a.idle_time_limit > 0.0).then_some(a.idle_time_limit),
         max_cast_bytes: a.max_cast_bytes,
         ..HtmlOptions::default()
     };
-    if let Some(p) = &a.kek {
-        opts.verify.trust.kek = Some(Arc::new(
-            bsr_core::kms::AeadWrapper::from_kek_file(p)
-                .with_context(|| format!("reading KEK {}", p.display()))?,
-        ));
-    }
-    if let Some(p) = &a.recorder_key {
-        opts.verify.trust.recorder = Some(Arc::new(
-            bsr_core::kms::RecorderTrust::from_file(p)
-                .with_context(|| format!("reading recorder key {}", p.display()))?,
-        ));
-    }
     let abs = std::fs::canonicalize(&a.recording)
         .with_context(|| format!("{}", a.recording.display()))?;
     let parent = abs.parent().unwrap_or(std::path::Path::new("/"));

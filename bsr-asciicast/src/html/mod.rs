@@ -27,11 +27,12 @@
 
 use crate::convert::{ConvertOptions, Format, SecurityReport, Severity, convert, select_channel};
 use crate::error::ConvertError;
+use crate::verified::{GateError, GateOptions, Verification, gate};
 use bsr_core::format;
 use bsr_core::read::Recording;
 use bsr_core::store::{ReadStore, join};
 use bsr_verify::facts::{Facts, analyze};
-use bsr_verify::report::{Check, Report, Severity as ProblemSeverity, Verdict};
+use bsr_verify::report::{Report, Verdict};
 use bsr_verify::verify::{VerifyOptions, verify};
 use sha2::Digest;
 use std::fmt::Write as _;
@@ -77,16 +78,29 @@ pub enum HtmlError {
     /// Building the transcript or the command list.
     #[error(transparent)]
     Text(#[from] crate::term::TextError),
+    /// The verification gate (a key file, a path that is not a recording, a file that did not
+    /// verify).
+    #[error(transparent)]
+    Gate(Box<GateError>),
+    /// The session `SHA256SUM` read for the page differs from the one verified.
+    #[error("{0}: SHA256SUM changed after it was verified")]
+    Changed(String),
     /// Serializing the page data.
     #[error("serializing the page data: {0}")]
     Json(#[from] serde_json::Error),
 }
 
+impl From<GateError> for HtmlError {
+    fn from(e: GateError) -> Self {
+        HtmlError::Gate(Box::new(e))
+    }
+}
+
 /// Options of [`render`].
 #[derive(Debug, Clone)]
 pub struct HtmlOptions {
-    /// Verification options (trust anchors).
-    pub verify: VerifyOptions,
+    /// Verification (trust anchors), by the gate of [`crate::verified`].
+    pub gate: GateOptions,
     /// Connection recording id (default: the only interactive channel).
     pub connection: Option<String>,
     /// Channel recording id.
@@ -102,7 +116,7 @@ pub struct HtmlOptions {
 impl Default for HtmlOptions {
     fn default() -> Self {
         HtmlOptions {
-            verify: VerifyOptions::default(),
+            gate: GateOptions::default(),
             connection: None,
             channel: None,
             idle_time_limit: Some(2.0),
@@ -130,11 +144,6 @@ pub struct Entry {
     pub t: f64,
     /// The text shown.
     pub text: String,
-}
-
-/// Whether a verdict lets the page show the recording.
-fn shows(v: Verdict) -> bool {
-    matches!(v, Verdict::Authentic | Verdict::Unauthenticated)
 }
 
 /// Escapes text for HTML element content and quoted attribute values.
@@ -206,6 +215,7 @@ impl std::io::Write for Limited {
 
 /// The verified parts a page is written from.
 struct Content {
+    verification: Verification,
     cast: String,
     report: SecurityReport,
     text: Vec<Entry>,
@@ -214,24 +224,42 @@ struct Content {
     sums: String,
 }
 
-/// Verifies the recording in folder `dir` of `store` and writes its evidence page.
+/// Verifies the recording in folder `dir` of `store` through the gate
+/// ([`crate::verified::gate`]) and writes its evidence page from the verified files only (the
+/// channel's files are pinned to the digests that verified).
 ///
-/// A recording that does not verify as intact gets a refusal page ([`Page::shown`] false), not
-/// an error; errors are for intact recordings that cannot be shown (no interactive channel, a
-/// cast over the size limit).
+/// A recording that does not pass (invalid, unfinished, unreadable) gets a refusal page
+/// ([`Page::shown`] false), not an error: its verdict and the verifier's problem codes and
+/// paths. Errors are for what cannot be shown at all (no interactive channel, a cast over the
+/// size limit, a file that changed after it was verified).
 pub fn render(store: Arc<dyn ReadStore>, dir: &str, opts: &HtmlOptions) -> Result<Page, HtmlError> {
-    let report = verify(&*store, dir, &opts.verify);
-    if !shows(report.verdict) {
-        return Ok(Page {
-            html: refusal_page(&report, &store.describe(dir)),
-            verdict: report.verdict,
-            shown: false,
-        });
-    }
-    let content = read_content(store, dir, &report, opts)?;
+    let verification = match gate(&*store, dir, &opts.gate) {
+        Ok(v) => v,
+        Err(e) => {
+            let verdict = match e {
+                GateError::Invalid { .. } => Verdict::Invalid,
+                GateError::Unfinished { .. } => Verdict::Incomplete,
+                GateError::Unreadable { .. } => Verdict::Error,
+                e => return Err(e.into()),
+            };
+            // The problem list of the refusal (only read on this path).
+            let vopts = VerifyOptions {
+                trust: opts.gate.trust.clone(),
+                ..VerifyOptions::default()
+            };
+            let report = verify(&*store, dir, &vopts);
+            return Ok(Page {
+                html: refusal_page(verdict, &report, &store.describe(dir)),
+                verdict,
+                shown: false,
+            });
+        }
+    };
+    let verdict = verification.verdict.unwrap_or(Verdict::Error);
+    let content = read_content(store, dir, verification, opts)?;
     Ok(Page {
-        html: evidence_page(&report, &content, opts)?,
-        verdict: report.verdict,
+        html: evidence_page(verdict, &content, opts)?,
+        verdict,
         shown: true,
     })
 }
@@ -239,11 +267,12 @@ pub fn render(store: Arc<dyn ReadStore>, dir: &str, opts: &HtmlOptions) -> Resul
 fn read_content(
     store: Arc<dyn ReadStore>,
     dir: &str,
-    report: &Report,
+    verification: Verification,
     opts: &HtmlOptions,
 ) -> Result<Content, HtmlError> {
     let rec = Recording::open(store.clone(), dir)?;
-    let files = select_channel(&rec, opts.connection.as_deref(), opts.channel.as_deref())?;
+    let mut files = select_channel(&rec, opts.connection.as_deref(), opts.channel.as_deref())?;
+    verification.pin(&mut files)?;
     let mut out = Limited {
         buf: Vec::new(),
         limit: opts.max_cast_bytes,
@@ -271,11 +300,16 @@ fn read_content(
     // convert writes UTF-8 (invalid bytes become U+FFFD); lossy is a no-op guard.
     let cast = String::from_utf8_lossy(&out.buf).into_owned();
     let (text, commands) = text_and_commands(&files)?;
-    let (facts, _) = analyze(store.clone(), dir, Some(report));
-    let sums =
-        String::from_utf8_lossy(&store.read_limited(&join(dir, format::CHECKSUM_FILE), MAX_SUMS)?)
-            .into_owned();
+    let (facts, _) = analyze(store.clone(), dir, None);
+    let sums_bytes = store.read_limited(&join(dir, format::CHECKSUM_FILE), MAX_SUMS)?;
+    if verification.session_sha256sum.as_deref()
+        != Some(hex::encode(sha2::Sha256::digest(&sums_bytes)).as_str())
+    {
+        return Err(HtmlError::Changed(store.describe(dir)));
+    }
+    let sums = String::from_utf8_lossy(&sums_bytes).into_owned();
     Ok(Content {
+        verification,
         cast,
         report: done.report,
         text,
@@ -368,14 +402,6 @@ fn verdict_name(v: Verdict) -> String {
         .unwrap_or_default()
 }
 
-fn check_name(c: Check) -> &'static str {
-    match c {
-        Check::NotChecked => "not checked",
-        Check::Passed => "passed",
-        Check::Failed => "FAILED",
-    }
-}
-
 fn head(title: &str, style: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -393,7 +419,7 @@ fn style() -> String {
     format!("{PLAYER_CSS}\n{PAGE_CSS}")
 }
 
-fn refusal_page(report: &Report, location: &str) -> String {
+fn refusal_page(verdict: Verdict, report: &Report, location: &str) -> String {
     let style = style();
     let mut h = head("Recording failed verification", &style);
     let _ = write!(
@@ -402,8 +428,8 @@ fn refusal_page(report: &Report, location: &str) -> String {
          <div class=\"refused\" id=\"refused\">\n<h2>Verification failed: <span class=\"verdict bad\" id=\"verdict\">{}</span></h2>\n\
          <p>Verdict: {}. Nothing from its files is shown. Run <code>bsr-verify</code> on it for the details.</p>\n",
         esc(location),
-        esc(&verdict_name(report.verdict)),
-        esc(report.verdict.describe()),
+        esc(&verdict_name(verdict)),
+        esc(verdict.describe()),
     );
     let errors: Vec<_> = report.errors().collect();
     if !errors.is_empty() {
@@ -483,7 +509,7 @@ fn lines_list(id: &str, entries: &[Entry], empty: &str) -> String {
     h
 }
 
-fn evidence_page(report: &Report, c: &Content, opts: &HtmlOptions) -> Result<String, HtmlError> {
+fn evidence_page(verdict: Verdict, c: &Content, opts: &HtmlOptions) -> Result<String, HtmlError> {
     let f = &c.facts;
     let style = style();
     let title = format!("Session {}", f.recording_id);
@@ -496,8 +522,8 @@ fn evidence_page(report: &Report, c: &Content, opts: &HtmlOptions) -> Result<Str
         esc(&title),
         opt(&user),
         opt(&f.start),
-        verdict_class(report.verdict),
-        esc(&verdict_name(report.verdict)),
+        verdict_class(verdict),
+        esc(&verdict_name(verdict)),
     );
     h.push_str(
         "<nav class=\"tabs\">\
@@ -615,50 +641,34 @@ fn evidence_page(report: &Report, c: &Content, opts: &HtmlOptions) -> Result<Str
     );
     h.push_str("</table>\n<p class=\"note\">The client address is not part of Boundary's recording format.</p>\n</section>\n");
 
-    // Integrity.
-    let t = &report.trust;
-    let errors = report.errors().count();
-    let warnings = report.problems.len() - errors;
-    let sums_digest = hex::encode(sha2::Sha256::digest(c.sums.as_bytes()));
+    // Integrity: what the gate established.
+    let v = &c.verification;
     let _ = write!(
         h,
         "<section class=\"tab\" id=\"tab-integrity\" hidden>\n<table id=\"integrity\">\n\
          <tr><th>verdict</th><td><span class=\"verdict {}\">{}</span> {}</td></tr>\n\
          <tr><th>trust mode</th><td data-fact=\"trust-mode\">{}</td></tr>\n\
-         <tr><th>public key self-signature</th><td>{}</td></tr>\n\
-         <tr><th>SHA256SUM signatures</th><td>{}</td></tr>\n\
-         <tr><th>KMS binding</th><td>{}</td></tr>\n\
-         <tr><th>recorder attestation</th><td>{}</td></tr>\n\
          <tr><th>signing key id</th><td data-fact=\"key-id\">{}</td></tr>\n\
+         <tr><th>SHA-256 of the session <code>SHA256SUM</code></th><td data-fact=\"sha256sum\"><code>{}</code></td></tr>\n\
          <tr><th>recording id</th><td>{}</td></tr>\n\
-         <tr><th>problems</th><td>{errors} errors, {warnings} warnings</td></tr>\n\
-         <tr><th>checked</th><td>{} containers, {} files, {} bytes</td></tr>\n\
-         </table>\n<h3>Session <code>SHA256SUM</code> <span class=\"note\">(SHA-256 {sums_digest})</span></h3>\n<pre class=\"sums\" id=\"sums\">{}</pre>\n\
-         <p class=\"note\">Page written by bsr-asciicast {} with asciinema-player {}. Only data that passed the checksum checks is shown; keystrokes are not included.</p>\n</section>\n",
-        verdict_class(report.verdict),
-        esc(&verdict_name(report.verdict)),
-        esc(report.verdict.describe()),
-        esc(t.mode),
-        check_name(t.self_signature),
-        check_name(t.checksum_signatures),
-        check_name(t.kms_binding),
-        check_name(t.recorder_attestation),
-        opt(&report.session_id),
-        opt(&report.recording_id),
-        report.stats.containers,
-        report.stats.files,
-        report.stats.bytes,
+         </table>\n<h3>Session <code>SHA256SUM</code></h3>\n<pre class=\"sums\" id=\"sums\">{}</pre>\n\
+         <p class=\"note\">Checked before anything was read: the SHA-256 and CRC of every file against the signed <code>SHA256SUM</code> files, and the signature chain.{} The channel's files were read pinned to the digests that verified. Keystrokes are not included. Page written by bsr-asciicast {} with asciinema-player {}.</p>\n</section>\n",
+        verdict_class(verdict),
+        esc(&verdict_name(verdict)),
+        esc(verdict.describe()),
+        esc(&v.trust_mode),
+        opt(&v.signing_key_id),
+        opt(&v.session_sha256sum),
+        esc(&f.recording_id),
         esc(&c.sums),
+        if v.trust_mode == "none" {
+            " No KEK or recorder key was given, so authenticity is not established."
+        } else {
+            ""
+        },
         esc(env!("CARGO_PKG_VERSION")),
         esc(PLAYER_VERSION.trim()),
     );
-    for p in report
-        .problems
-        .iter()
-        .filter(|p| p.severity == ProblemSeverity::Warning)
-    {
-        let _ = writeln!(h, "<p class=\"note\">warning: {}</p>", esc(&p.to_string()));
-    }
 
     // Data and scripts.
     let markers: Vec<serde_json::Value> = c

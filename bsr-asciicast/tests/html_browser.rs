@@ -68,6 +68,15 @@ fn browser(profile: &Path) -> Option<Browser> {
     Some(Browser::new(opts).unwrap())
 }
 
+/// A fresh browser (and its profile folder) with `page` open in a tab.
+fn browse(page: &Path) -> Option<(tempfile::TempDir, Browser, Arc<Tab>)> {
+    let profile = tempfile::tempdir().unwrap();
+    let b = browser(profile.path())?;
+    let tab = b.new_tab().unwrap();
+    open(&tab, page);
+    Some((profile, b, tab))
+}
+
 fn trusted() -> HtmlOptions {
     let mut o = HtmlOptions::default();
     o.gate.trust.kek = Some(Arc::new(generate::kek()));
@@ -398,12 +407,9 @@ fn hostile_recording_runs_no_script() {
     assert!(!page.html.contains("href=\"javascript:"));
     let path = write_page("hostile", &page);
 
-    let profile = tempfile::tempdir().unwrap();
-    let Some(b) = browser(profile.path()) else {
+    let Some((_profile, _browser, tab)) = browse(&path) else {
         return;
     };
-    let tab = b.new_tab().unwrap();
-    open(&tab, &path);
     wait_for(&tab, "typeof window.bsrPlayer === 'object'", "the player");
     assert_eq!(eval(&tab, "typeof window.__pwned"), "undefined");
     // The payloads are shown as text, in the facts, the findings and the command list.
@@ -467,12 +473,9 @@ fn tampered_recording_gets_the_red_refusal() {
     std::fs::write(&path, &page.html).unwrap();
     std::fs::copy(&path, out_dir().join("tampered.html")).unwrap();
 
-    let profile = tempfile::tempdir().unwrap();
-    let Some(b) = browser(profile.path()) else {
+    let Some((_profile, _browser, tab)) = browse(&path) else {
         return;
     };
-    let tab = b.new_tab().unwrap();
-    open(&tab, &path);
     let v = eval(&tab, "document.getElementById('verdict').textContent");
     assert_eq!(v, "invalid");
     let color = eval(

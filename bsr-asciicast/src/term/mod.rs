@@ -310,13 +310,22 @@ impl Lines {
             self.pending.extend(line.chars());
             self.pending_chars += line.len();
         } else {
+            // Beyond the bound, characters are counted; blanks only once text follows them
+            // (or the row wraps on), as trailing blanks are not part of a line.
+            let mut blanks = 0;
             for c in line.chars() {
                 if self.pending_chars < MAX_LINE_CHARS {
                     self.pending.push(c);
                     self.pending_chars += 1;
+                } else if c == ' ' {
+                    blanks += 1;
                 } else {
-                    self.cut += 1;
+                    self.cut += blanks + 1;
+                    blanks = 0;
                 }
+            }
+            if line.is_wrapped() {
+                self.cut += blanks;
             }
         }
         if !line.is_wrapped() {

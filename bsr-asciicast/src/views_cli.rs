@@ -10,47 +10,35 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+/// The arguments of `text` and `commands`.
+#[derive(clap::Args, Debug)]
+pub struct ChannelArgs {
+    /// The recording folder (`*.bsr`).
+    recording: PathBuf,
+    /// Connection recording id.
+    #[arg(long)]
+    connection: Option<String>,
+    /// Channel recording id.
+    #[arg(long)]
+    channel: Option<String>,
+    /// JSON objects, one per line.
+    #[arg(long)]
+    json: bool,
+    /// Output file (default: stdout).
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    #[command(flatten)]
+    gate: GateArgs,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum ViewCmd {
-    /// What the terminal showed, as text: every line with the time it was completed; full-screen
-    /// programs as marked blocks with their last frame.
-    Text {
-        /// The recording folder (`*.bsr`).
-        recording: PathBuf,
-        /// Connection recording id.
-        #[arg(long)]
-        connection: Option<String>,
-        /// Channel recording id.
-        #[arg(long)]
-        channel: Option<String>,
-        /// One JSON object per line: {"t", "time", "line"}, and {"t", "time", "alt_screen"}.
-        #[arg(long)]
-        json: bool,
-        /// Output file (default: stdout).
-        #[arg(short, long)]
-        output: Option<PathBuf>,
-        #[command(flatten)]
-        gate: GateArgs,
-    },
-    /// The commands the user ran, with their times (`time<TAB>command`).
-    Commands {
-        /// The recording folder (`*.bsr`).
-        recording: PathBuf,
-        /// Connection recording id.
-        #[arg(long)]
-        connection: Option<String>,
-        /// Channel recording id.
-        #[arg(long)]
-        channel: Option<String>,
-        /// JSON objects: {"t", "time", "command", "source", "echoed"}.
-        #[arg(long)]
-        json: bool,
-        /// Output file (default: stdout).
-        #[arg(short, long)]
-        output: Option<PathBuf>,
-        #[command(flatten)]
-        gate: GateArgs,
-    },
+    /// What the terminal showed, as text: every line with the time it was completed (JSON:
+    /// {"t", "time", "line"}); full-screen programs as marked blocks with their last frame.
+    Text(ChannelArgs),
+    /// The commands the user ran, with their times (`time<TAB>command`; JSON: {"t", "time",
+    /// "command", "source", "echoed"}).
+    Commands(ChannelArgs),
     /// Search the text that appeared on screen in every shell and exec channel of the
     /// recordings under folders and s3:// prefixes.
     Search {
@@ -85,21 +73,14 @@ pub enum ViewCmd {
 /// Runs a view command; returns the exit code.
 pub fn run(cmd: ViewCmd) -> anyhow::Result<i32> {
     match cmd {
-        ViewCmd::Text {
-            recording,
-            connection,
-            channel,
-            json,
-            output,
-            gate,
-        } => {
-            let (files, warning) = match verified_channel(&gate, &recording, connection, channel)? {
+        ViewCmd::Text(a) => {
+            let (files, warning) = match verified_channel(&a)? {
                 Ok(x) => x,
                 Err(code) => return Ok(code),
             };
-            let opts = bsr_asciicast::text::TextOptions { json };
-            let r = with_output(output.as_deref(), |w| {
-                warn_in_output(w, warning, json)?;
+            let opts = bsr_asciicast::text::TextOptions { json: a.json };
+            let r = with_output(a.output.as_deref(), |w| {
+                warn_in_output(w, warning, a.json)?;
                 bsr_asciicast::text::write_text(&files, &opts, w)
             });
             let s = match r {
@@ -115,21 +96,14 @@ pub fn run(cmd: ViewCmd) -> anyhow::Result<i32> {
             notes(s.clamped, s.finished, s.utf8_replacements, warning);
             Ok(0)
         }
-        ViewCmd::Commands {
-            recording,
-            connection,
-            channel,
-            json,
-            output,
-            gate,
-        } => {
-            let (files, warning) = match verified_channel(&gate, &recording, connection, channel)? {
+        ViewCmd::Commands(a) => {
+            let (files, warning) = match verified_channel(&a)? {
                 Ok(x) => x,
                 Err(code) => return Ok(code),
             };
-            let r = with_output(output.as_deref(), |w| {
-                warn_in_output(w, warning, json)?;
-                bsr_asciicast::commands::write_commands(&files, json, w)
+            let r = with_output(a.output.as_deref(), |w| {
+                warn_in_output(w, warning, a.json)?;
+                bsr_asciicast::commands::write_commands(&files, a.json, w)
             });
             let done = match r {
                 Ok(d) => d,
@@ -193,12 +167,9 @@ pub fn run(cmd: ViewCmd) -> anyhow::Result<i32> {
 /// verified (pinned to the digests that verified), and the warning to show with
 /// `--unverified`; `Err(exit code)` when the gate refused (the reason is printed).
 fn verified_channel(
-    gate: &GateArgs,
-    recording: &Path,
-    connection: Option<String>,
-    channel: Option<String>,
+    a: &ChannelArgs,
 ) -> anyhow::Result<Result<(ChannelFiles, Option<&'static str>), i32>> {
-    let opened = match gate.open(recording) {
+    let opened = match a.gate.open(&a.recording) {
         Ok(o) => o,
         Err(e) => {
             let code = e.exit_code();
@@ -206,7 +177,11 @@ fn verified_channel(
             return Ok(Err(code));
         }
     };
-    let mut files = select_channel(&opened.recording, connection.as_deref(), channel.as_deref())?;
+    let mut files = select_channel(
+        &opened.recording,
+        a.connection.as_deref(),
+        a.channel.as_deref(),
+    )?;
     opened.verification.pin(&mut files)?;
     Ok(Ok((files, opened.verification.warning())))
 }

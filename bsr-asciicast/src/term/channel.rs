@@ -76,23 +76,13 @@ pub struct Replay<'f> {
     resizes: Vec<(Timestamp, u32, u32)>,
 }
 
+/// Ends a stream and compares its SHA-256 with the container's `SHA256SUM` entry.
 fn check_sum<R: std::io::Read>(
     s: ChunkStream<R>,
     path: &str,
     checksums: &BTreeMap<String, [u8; 32]>,
 ) -> Result<(), TextError> {
-    let end = s.finish()?;
-    if let (Some(want), Some(got)) = (checksums.get(path), end.sha256)
-        && *want != got
-    {
-        return Err(bsr_core::Error::Checksum {
-            path: path.to_string(),
-            expected: hex::encode(want),
-            actual: hex::encode(got),
-        }
-        .into());
-    }
-    Ok(())
+    Ok(crate::convert::scan::check_sum(s, path, checksums)?)
 }
 
 fn not_interactive(files: &ChannelFiles, why: String) -> TextError {

@@ -20,9 +20,14 @@
 #![deny(missing_docs)]
 
 pub mod cast;
+pub mod commands;
 pub mod convert;
 pub mod error;
+pub mod html;
 pub mod human;
 pub mod import;
+pub mod search;
+pub mod term;
+pub mod text;
 pub mod utf8;
 pub mod verified;

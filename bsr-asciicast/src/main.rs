@@ -1,6 +1,7 @@
 //! `bsr-asciicast`: convert BSR SSH channels to asciicast, and import casts as BSR recordings.
 
 mod cli;
+mod views_cli;
 
 use clap::{Parser, Subcommand};
 
@@ -22,6 +23,12 @@ enum Cmd {
     Convert(cli::convert::ConvertArgs),
     /// Turn an asciicast v1, v2 or v3 file into a signed BSR recording.
     Import(cli::import::ImportArgs),
+    /// The text views: text, commands, search (views_cli.rs).
+    #[command(flatten)]
+    Views(views_cli::ViewCmd),
+    /// Write a self-contained HTML evidence page: player, transcript, commands, facts and
+    /// integrity (cli/html.rs).
+    Html(cli::html::HtmlArgs),
 }
 
 fn main() {
@@ -29,6 +36,8 @@ fn main() {
     let res = match cli.cmd {
         Cmd::Convert(a) => cli::convert::run(a),
         Cmd::Import(a) => cli::import::run(a),
+        Cmd::Views(v) => views_cli::run(v),
+        Cmd::Html(a) => cli::html::run(a),
     };
     match res {
         Ok(c) => std::process::exit(c),

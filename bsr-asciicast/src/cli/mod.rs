@@ -2,6 +2,7 @@
 //! dispatches.
 
 pub mod convert;
+pub mod html;
 pub mod import;
 
 use bsr_asciicast::error::ConvertError;

@@ -17,7 +17,7 @@
 mod header;
 mod merge;
 mod program;
-mod scan;
+pub(crate) mod scan;
 mod select;
 
 pub use select::{ChannelFiles, select_channel};

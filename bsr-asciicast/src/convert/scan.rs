@@ -79,7 +79,7 @@ fn scan_requests(
 }
 
 /// Ends a stream and compares its SHA-256 with the expected one, when there is one.
-pub(super) fn check_sum<R: std::io::Read>(
+pub(crate) fn check_sum<R: std::io::Read>(
     s: ChunkStream<R>,
     path: &str,
     checksums: &BTreeMap<String, [u8; 32]>,

@@ -16,7 +16,11 @@
 #![deny(missing_docs)]
 
 pub mod cast;
+pub mod commands;
 pub mod convert;
 pub mod error;
 pub mod import;
+pub mod search;
+pub mod term;
+pub mod text;
 pub mod utf8;

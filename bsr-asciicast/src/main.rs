@@ -12,6 +12,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+mod views_cli;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "bsr-asciicast",
@@ -84,6 +86,9 @@ enum Cmd {
         #[arg(long)]
         recorder_key: Option<PathBuf>,
     },
+    /// The text views: text, commands, search (views_cli.rs).
+    #[command(flatten)]
+    Views(views_cli::ViewCmd),
 }
 
 fn raw_files(requests: Option<PathBuf>, messages: PathBuf) -> anyhow::Result<ChannelFiles> {
@@ -269,6 +274,7 @@ fn main() {
             eprintln!("imported {} events", done.events);
             Ok(0)
         })(),
+        Cmd::Views(v) => views_cli::run(v),
     };
     match res {
         Ok(c) => std::process::exit(c),

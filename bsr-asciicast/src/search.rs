@@ -1,0 +1,211 @@
+//! `search`: text that appeared on screen, across many recordings.
+//!
+//! Every shell and exec channel of every recording is run through the
+//! [terminal model](crate::term) and each transcript line (soft-wrapped rows joined, so a match
+//! that wraps over two screen lines is found) and each row of a full-screen program's last
+//! frame is matched. Recordings are searched in parallel (`jobs` threads), each streamed with
+//! bounded memory; hits go to the caller as they are found, and every recording that could not
+//! be searched is reported with the reason.
+
+use crate::convert::ChannelFiles;
+use crate::term::{TextError, TextItem};
+use crate::text::{offset_seconds, transcript};
+use bsr_core::Timestamp;
+use bsr_core::read::Recording;
+use bsr_core::store::ReadStore;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// How to match.
+#[derive(Debug, Clone)]
+pub struct Matcher {
+    re: regex::Regex,
+}
+
+impl Matcher {
+    /// A literal pattern, or a regular expression with `regex` (the `regex` crate's syntax);
+    /// `ignore_case` for case-insensitive matching.
+    pub fn new(pattern: &str, regex: bool, ignore_case: bool) -> Result<Self, regex::Error> {
+        let p = if regex {
+            pattern.to_string()
+        } else {
+            regex::escape(pattern)
+        };
+        let re = regex::RegexBuilder::new(&p)
+            .case_insensitive(ignore_case)
+            .size_limit(16 << 20)
+            .build()?;
+        Ok(Matcher { re })
+    }
+
+    /// Whether `line` matches.
+    pub fn is_match(&self, line: &str) -> bool {
+        self.re.is_match(line)
+    }
+}
+
+/// One match.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Hit {
+    /// The recording, as the store describes it (path or `s3://` URL).
+    pub recording: String,
+    /// Connection recording id.
+    pub connection: String,
+    /// Channel recording id.
+    pub channel: String,
+    /// The user's name from the recording's `session-meta.json` (empty when unknown).
+    pub user: String,
+    /// The target's name from the recording's `session-meta.json` (empty when unknown).
+    pub target: String,
+    /// Seconds from the channel's start.
+    pub t: f64,
+    /// Absolute time (RFC 3339).
+    pub time: String,
+    /// The line, escaped for printing.
+    pub line: String,
+    /// Whether the line is a row of a full-screen program's last frame.
+    pub full_screen: bool,
+}
+
+/// A recording that could not be searched.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Failure {
+    /// The recording.
+    pub recording: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// What a search reports, as it goes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Found {
+    /// A match.
+    Hit(Hit),
+    /// A recording that could not be searched.
+    Failed(Failure),
+    /// A recording searched to its end.
+    Searched {
+        /// The recording.
+        recording: String,
+        /// Channels searched.
+        channels: u64,
+    },
+}
+
+/// The check a recording passes before its content is read. The default reads the recording
+/// as it is; the command line puts the verification gate here.
+pub type Gate = dyn Fn(&dyn ReadStore, &str) -> Result<(), String> + Sync;
+
+fn meta_names(rec: &Recording) -> (String, String) {
+    match rec.session_meta() {
+        Ok(Some(m)) => (
+            m.user.map(|u| u.name).unwrap_or_default(),
+            m.target
+                .as_ref()
+                .and_then(|t| t.get("Name"))
+                .and_then(|n| n.as_str())
+                .unwrap_or_default()
+                .to_string(),
+        ),
+        _ => (String::new(), String::new()),
+    }
+}
+
+/// Searches one recording, giving hits to `found` as they are found.
+pub fn search_recording(
+    store: &Arc<dyn ReadStore>,
+    dir: &str,
+    matcher: &Matcher,
+    found: &mut dyn FnMut(Found),
+) -> Result<u64, TextError> {
+    let rec = Recording::open(store.clone(), dir)?;
+    let location = store.describe(dir);
+    let (user, target) = meta_names(&rec);
+    let mut channels = 0;
+    for conn in rec.connections()? {
+        for ch in conn.channels()? {
+            if ch.channel_type() != "session" {
+                continue;
+            }
+            let files = ChannelFiles::of_channel(&ch, Some(conn.dir()))?;
+            let mut hit = |line: &str, time: Timestamp, head: Timestamp, full_screen: bool| {
+                if matcher.is_match(line) {
+                    found(Found::Hit(Hit {
+                        recording: location.clone(),
+                        connection: conn.id().to_string(),
+                        channel: ch.id().to_string(),
+                        user: user.clone(),
+                        target: target.clone(),
+                        t: offset_seconds(time, head),
+                        time: time.to_rfc3339(),
+                        line: crate::term::printable(line).into_owned(),
+                        full_screen,
+                    }));
+                }
+            };
+            let r = transcript(&files, |start, item| {
+                match item {
+                    TextItem::Line(l) => hit(&l.text, l.time, start.head, false),
+                    TextItem::AltScreen(b) => {
+                        for row in &b.frame {
+                            hit(row, b.end, start.head, true);
+                        }
+                    }
+                }
+                Ok(())
+            });
+            match r {
+                Ok(_) => channels += 1,
+                // Forwarding, sftp, a channel that never started: no terminal text to search.
+                Err(TextError::NotInteractive(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(channels)
+}
+
+/// Searches the recordings `dirs` of `store` with `jobs` threads. `gate` is checked before a
+/// recording's content is read; a recording that fails it, or fails to read, is reported as
+/// [`Found::Failed`]. Each thread holds one recording's terminal at a time.
+pub fn search(
+    store: &Arc<dyn ReadStore>,
+    dirs: &[String],
+    matcher: &Matcher,
+    jobs: usize,
+    gate: &Gate,
+    found: &(dyn Fn(Found) + Sync),
+) {
+    let next = AtomicUsize::new(0);
+    let work = || {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(dir) = dirs.get(i) else { break };
+            let location = store.describe(dir);
+            if let Err(reason) = gate(&**store, dir) {
+                found(Found::Failed(Failure {
+                    recording: location,
+                    reason,
+                }));
+                continue;
+            }
+            match search_recording(store, dir, matcher, &mut |f| found(f)) {
+                Ok(channels) => found(Found::Searched {
+                    recording: location,
+                    channels,
+                }),
+                Err(e) => found(Found::Failed(Failure {
+                    recording: location,
+                    reason: crate::term::printable(&e.to_string()).into_owned(),
+                })),
+            }
+        }
+    };
+    let jobs = jobs.clamp(1, dirs.len().max(1));
+    std::thread::scope(|s| {
+        for _ in 1..jobs {
+            s.spawn(work);
+        }
+        work();
+    });
+}

@@ -1,0 +1,333 @@
+//! The text views on the command line: `text`, `commands`, `search`.
+
+use anyhow::Context;
+use bsr_asciicast::convert::{ChannelFiles, select_channel};
+use bsr_asciicast::search::{Found, Matcher, search};
+use bsr_asciicast::term::{MAX_COLS, MAX_LINE_CHARS, MAX_ROWS, TextError, printable};
+use bsr_core::read::Recording;
+use bsr_core::store::ReadStore;
+use clap::Subcommand;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+#[derive(Subcommand, Debug)]
+pub enum ViewCmd {
+    /// What the terminal showed, as text: every line with the time it was completed; full-screen
+    /// programs as marked blocks with their last frame.
+    Text {
+        /// The recording folder (`*.bsr`).
+        recording: PathBuf,
+        /// Connection recording id.
+        #[arg(long)]
+        connection: Option<String>,
+        /// Channel recording id.
+        #[arg(long)]
+        channel: Option<String>,
+        /// One JSON object per line: {"t", "time", "line"}, and {"t", "time", "alt_screen"}.
+        #[arg(long)]
+        json: bool,
+        /// Output file (default: stdout).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// The commands the user ran, with their times (`time<TAB>command`).
+    Commands {
+        /// The recording folder (`*.bsr`).
+        recording: PathBuf,
+        /// Connection recording id.
+        #[arg(long)]
+        connection: Option<String>,
+        /// Channel recording id.
+        #[arg(long)]
+        channel: Option<String>,
+        /// JSON objects: {"t", "time", "command", "source", "echoed"}.
+        #[arg(long)]
+        json: bool,
+        /// Output file (default: stdout).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Search the text that appeared on screen in every shell and exec channel of the
+    /// recordings under folders and s3:// prefixes.
+    Search {
+        /// Text to find (a regular expression with --regex).
+        pattern: String,
+        /// Recording folders, folders of recordings, or s3://bucket/prefix.
+        #[arg(required = true)]
+        targets: Vec<String>,
+        /// PATTERN is a regular expression.
+        #[arg(long)]
+        regex: bool,
+        /// Case-insensitive.
+        #[arg(short = 'i', long = "ignore-case")]
+        ignore_case: bool,
+        /// One JSON object per hit, and per recording that could not be searched.
+        #[arg(long)]
+        json: bool,
+        /// Recordings searched in parallel.
+        #[arg(short = 'j', long, default_value_t = 1)]
+        jobs: usize,
+        /// S3 endpoint URL (for s3:// targets).
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// S3 region (for s3:// targets).
+        #[arg(long)]
+        region: Option<String>,
+    },
+}
+
+/// Runs a view command; returns the exit code.
+pub fn run(cmd: ViewCmd) -> anyhow::Result<i32> {
+    match cmd {
+        ViewCmd::Text {
+            recording,
+            connection,
+            channel,
+            json,
+            output,
+        } => {
+            let files = verified_channel(&recording, connection.as_deref(), channel.as_deref())?;
+            let opts = bsr_asciicast::text::TextOptions { json };
+            let r = with_output(output.as_deref(), |w| {
+                bsr_asciicast::text::write_text(&files, &opts, w)
+            });
+            let s = match r {
+                Ok(s) => s,
+                Err(e) => return report_error(e),
+            };
+            if s.cut_lines > 0 {
+                eprintln!(
+                    "bsr-asciicast: {} line(s) longer than {MAX_LINE_CHARS} characters were cut (marked in the output)",
+                    s.cut_lines
+                );
+            }
+            notes(s.clamped, s.finished, s.utf8_replacements);
+            Ok(0)
+        }
+        ViewCmd::Commands {
+            recording,
+            connection,
+            channel,
+            json,
+            output,
+        } => {
+            let files = verified_channel(&recording, connection.as_deref(), channel.as_deref())?;
+            let r = with_output(output.as_deref(), |w| {
+                bsr_asciicast::commands::write_commands(&files, json, w)
+            });
+            let done = match r {
+                Ok(d) => d,
+                Err(e) => return report_error(e),
+            };
+            if !done.had_input {
+                eprintln!(
+                    "bsr-asciicast: the channel has no recorded keystrokes; only an exec request's command can be listed"
+                );
+            }
+            notes(false, done.end.finished, done.end.utf8_replacements);
+            Ok(0)
+        }
+        ViewCmd::Search {
+            pattern,
+            targets,
+            regex,
+            ignore_case,
+            json,
+            jobs,
+            endpoint,
+            region,
+        } => run_search(
+            &pattern,
+            &targets,
+            regex,
+            ignore_case,
+            json,
+            jobs,
+            bsr_verify::target::S3Flags { endpoint, region },
+        ),
+    }
+}
+
+/// THE VERIFICATION GATE CALL SITE for `text` and `commands`: the channel's files, once the
+/// recording passed verification. Until `bsr_asciicast::verified` lands (branch h3-convert),
+/// the recording is opened as it is and only each file's SHA-256 against `SHA256SUM` is
+/// checked as it is read.
+fn verified_channel(
+    recording: &Path,
+    connection: Option<&str>,
+    channel: Option<&str>,
+) -> anyhow::Result<ChannelFiles> {
+    let rec = Recording::open_path(recording)?;
+    Ok(select_channel(&rec, connection, channel)?)
+}
+
+/// THE VERIFICATION GATE CALL SITE for `search`: `Ok` when the recording may be read.
+fn search_gate(_store: &dyn ReadStore, _dir: &str) -> Result<(), String> {
+    Ok(())
+}
+
+fn notes(clamped: bool, finished: bool, replaced: u64) {
+    if clamped {
+        eprintln!(
+            "bsr-asciicast: a window size was larger than {MAX_COLS}x{MAX_ROWS} and was modelled at that size"
+        );
+    }
+    if !finished {
+        eprintln!("bsr-asciicast: the channel's output has no DONE chunk (unfinished recording)");
+    }
+    if replaced > 0 {
+        eprintln!("bsr-asciicast: {replaced} invalid UTF-8 sequence(s) shown as U+FFFD");
+    }
+}
+
+fn report_error(e: TextError) -> anyhow::Result<i32> {
+    match e {
+        TextError::NotInteractive(m)
+        | TextError::Convert(bsr_asciicast::error::ConvertError::NotInteractive(m)) => {
+            eprintln!("bsr-asciicast: {}", printable(&m));
+            Ok(3)
+        }
+        e => Err(e.into()),
+    }
+}
+
+/// Writes to `output` (progressively, under a temporary name renamed when complete) or stdout.
+fn with_output<T>(
+    output: Option<&Path>,
+    f: impl FnOnce(&mut dyn Write) -> Result<T, TextError>,
+) -> Result<T, TextError> {
+    match output {
+        Some(p) => {
+            let mut tmp = p.as_os_str().to_owned();
+            tmp.push(".partial");
+            let tmp = PathBuf::from(tmp);
+            let file = std::fs::File::create(&tmp)?;
+            let mut w = std::io::BufWriter::with_capacity(256 * 1024, file);
+            let r = f(&mut w).and_then(|v| {
+                w.flush()?;
+                Ok(v)
+            });
+            match r {
+                Ok(v) => {
+                    std::fs::rename(&tmp, p)?;
+                    Ok(v)
+                }
+                Err(e) => {
+                    let _ = std::fs::remove_file(&tmp);
+                    Err(e)
+                }
+            }
+        }
+        None => {
+            let out = std::io::stdout();
+            let mut w = std::io::BufWriter::with_capacity(256 * 1024, out.lock());
+            let v = f(&mut w)?;
+            w.flush()?;
+            Ok(v)
+        }
+    }
+}
+
+fn run_search(
+    pattern: &str,
+    targets: &[String],
+    regex: bool,
+    ignore_case: bool,
+    json: bool,
+    jobs: usize,
+    s3: bsr_verify::target::S3Flags,
+) -> anyhow::Result<i32> {
+    let matcher = Matcher::new(pattern, regex, ignore_case).context("the pattern")?;
+    let hits = Mutex::new(0u64);
+    let failures = Mutex::new(0u64);
+    let out = Mutex::new(std::io::BufWriter::new(std::io::stdout()));
+    let print = |f: Found| {
+        let mut o = match out.lock() {
+            Ok(o) => o,
+            Err(p) => p.into_inner(),
+        };
+        let r = match &f {
+            Found::Hit(h) => {
+                if let Ok(mut n) = hits.lock() {
+                    *n += 1;
+                }
+                if json {
+                    serde_json::to_writer(&mut *o, h)
+                        .map_err(std::io::Error::from)
+                        .and_then(|_| o.write_all(b"\n"))
+                } else {
+                    writeln!(
+                        o,
+                        "{}\t{}\t{}\t{}\t{}\t{:.3}\t{}\t{}{}",
+                        printable(&h.recording),
+                        printable(&h.connection),
+                        printable(&h.channel),
+                        printable(&h.user),
+                        printable(&h.target),
+                        h.t,
+                        h.time,
+                        if h.full_screen { "[full-screen] " } else { "" },
+                        h.line
+                    )
+                }
+            }
+            Found::Failed(fl) => {
+                if let Ok(mut n) = failures.lock() {
+                    *n += 1;
+                }
+                let _ = o.flush();
+                eprintln!(
+                    "bsr-asciicast: {}: could not be searched: {}",
+                    printable(&fl.recording),
+                    fl.reason
+                );
+                if json {
+                    serde_json::to_writer(&mut *o, &serde_json::json!({"not_searched": fl}))
+                        .map_err(std::io::Error::from)
+                        .and_then(|_| o.write_all(b"\n"))
+                } else {
+                    Ok(())
+                }
+            }
+            Found::Searched { .. } => Ok(()),
+        };
+        if let Err(e) = r
+            && e.kind() == std::io::ErrorKind::BrokenPipe
+        {
+            std::process::exit(0);
+        }
+    };
+    for spec in targets {
+        let target = match bsr_verify::target::resolve(spec, &s3) {
+            Ok(t) => t,
+            Err(e) => {
+                print(Found::Failed(bsr_asciicast::search::Failure {
+                    recording: spec.clone(),
+                    reason: printable(&format!("{e:#}")).into_owned(),
+                }));
+                continue;
+            }
+        };
+        search(
+            &target.store,
+            &target.recordings,
+            &matcher,
+            jobs,
+            &search_gate,
+            &print,
+        );
+    }
+    if let Ok(mut o) = out.lock() {
+        o.flush()?;
+    }
+    let failed = failures.lock().map(|n| *n).unwrap_or(1);
+    let found = hits.lock().map(|n| *n).unwrap_or(0);
+    Ok(if failed > 0 {
+        2
+    } else if found > 0 {
+        0
+    } else {
+        1
+    })
+}

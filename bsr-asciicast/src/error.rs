@@ -84,6 +84,16 @@ pub enum ConvertError {
     /// The recording's structure does not allow conversion.
     #[error("{0}")]
     Malformed(String),
+    /// The cast would exceed the output limit (a decompression-bomb defence).
+    #[error(
+        "{channel}: the cast would exceed the output limit of {limit} bytes (the recording decompresses to more); raise it with --max-output if this is expected"
+    )]
+    OutputTooLarge {
+        /// The channel.
+        channel: String,
+        /// The limit, in bytes.
+        limit: u64,
+    },
     /// Reading a cast for import.
     #[error(transparent)]
     Cast(#[from] CastError),

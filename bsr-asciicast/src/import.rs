@@ -4,6 +4,13 @@
 //! pty-req, SHELL and the other env entries → env requests, markers → an `UNKR` request of
 //! type `marker@bsr` carrying the label, `x` (v3) → exit-status. Chunk times are the header
 //! timestamp (or now) plus the event time, to the nanosecond of the parsed value.
+//!
+//! The header's env entries are written as env requests after a `cast-header@bsr` request,
+//! so that the converter knows them for the cast header they came from and does not turn
+//! them into `bsr: env …` markers the original cast did not have. What the import had to
+//! invent or replace (no SHELL, no TERM, a missing or negative timestamp) is listed in
+//! [`Imported::notes`]. Times after the year 9999 (which a recording's summaries cannot hold)
+//! are refused.
 
 use crate::cast::{CastReader, EventKind, parse_resize};
 use crate::convert::MARKER_REQUEST;
@@ -24,6 +31,26 @@ pub struct Imported {
     pub dir: String,
     /// Events imported.
     pub events: u64,
+    /// What the import invented or replaced, for people (`import` prints them on stderr).
+    pub notes: Vec<String>,
+}
+
+/// Request type our `import` writes before the env requests taken from the cast header.
+pub const CAST_HEADER_REQUEST: &str = "cast-header@bsr";
+
+/// Seconds of 10000-01-01T00:00:00Z: the first time an RFC 3339 summary cannot hold.
+pub const YEAR_10000: u64 = 253_402_300_800;
+
+/// The session recording id `import` gives the cast with this SHA-256 (`sr_<id>.bsr`).
+pub fn recording_id(cast_digest: &[u8; 32]) -> String {
+    id_from("sr", cast_digest)
+}
+
+fn too_late(what: &str, t: Timestamp) -> ConvertError {
+    ConvertError::Malformed(format!(
+        "{what} is {}.{:09} s after 1970, after the year 9999: a BSR recording's summaries cannot hold it",
+        t.secs, t.nanos
+    ))
 }
 
 fn id_from(label: &str, digest: &[u8]) -> String {
@@ -48,10 +75,27 @@ pub fn import_cast<R: BufRead>(
 ) -> Result<Imported, ConvertError> {
     let mut reader = CastReader::new(cast)?;
     let h = reader.header().clone();
+    let mut notes = Vec::new();
     let base = match h.timestamp {
         Some(t) if t > 0 => Timestamp::new(t as u64, 0),
-        _ => Timestamp::now(),
+        other => {
+            let now = Timestamp::now();
+            notes.push(match other {
+                None => format!(
+                    "the cast has no timestamp: the recording starts now ({})",
+                    now.to_rfc3339()
+                ),
+                Some(t) => format!(
+                    "the cast's timestamp {t} is not after 1970: replaced by now ({})",
+                    now.to_rfc3339()
+                ),
+            });
+            now
+        }
     };
+    if base.secs >= YEAR_10000 {
+        return Err(too_late("the cast's timestamp", base));
+    }
     let at = |ns: i128| Timestamp::from_nanos(base.as_nanos() + ns);
     let rec = id_from("sr", &cast_digest);
     let sess = id_from("s", &sha2::Sha256::digest(cast_digest));
@@ -85,6 +129,16 @@ pub fn import_cast<R: BufRead>(
         .clone()
         .or_else(|| h.env_get("TERM").map(str::to_string))
         .unwrap_or_default();
+    if term.is_empty() {
+        notes.push(
+            "the cast names no TERM: the pty-req has none, and a conversion shows Boundary's default TERM=xterm".into(),
+        );
+    }
+    if h.env_get("SHELL").is_none_or(str::is_empty) {
+        notes.push(
+            "the cast names no SHELL: the recording has none, and a conversion shows Boundary's default SHELL=/bin/bash".into(),
+        );
+    }
     ch.write_request(
         Direction::Inbound,
         base,
@@ -97,6 +151,17 @@ pub fn import_cast<R: BufRead>(
             ..Default::default()
         }),
     )?;
+    if h.env.iter().any(|(k, v)| k != "TERM" && v.is_some()) {
+        ch.write_request(
+            Direction::Inbound,
+            base,
+            &Request::Unknown(UnknownRequest {
+                request_type: CAST_HEADER_REQUEST.into(),
+                want_reply: false,
+                data: b"env".to_vec(),
+            }),
+        )?;
+    }
     for (k, v) in &h.env {
         if k == "TERM" {
             continue;
@@ -131,6 +196,9 @@ pub fn import_cast<R: BufRead>(
     let mut last = base;
     while let Some(e) = reader.next_event()? {
         let t = at(e.time_ns);
+        if t.secs >= YEAR_10000 {
+            return Err(too_late(&format!("event {}'s time", n + 1), t));
+        }
         last = t;
         n += 1;
         match e.kind {
@@ -195,5 +263,9 @@ pub fn import_cast<R: BufRead>(
     conn.finish(last)?;
     let dir = s.dir().to_string();
     s.finish(last)?;
-    Ok(Imported { dir, events: n })
+    Ok(Imported {
+        dir,
+        events: n,
+        notes,
+    })
 }

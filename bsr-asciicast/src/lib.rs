@@ -3,6 +3,10 @@
 //! SSH channel → asciicast v2/v3 with a header-security report ([`convert`]), and asciicast
 //! v1/v2/v3 → signed BSR recordings ([`import`]).
 //!
+//! Every command that shows recording content goes through [`verified`] first: the recording's
+//! checksums and signature chain must verify (or the user said `--unverified`, and the output
+//! says so). [`human`] escapes recording-controlled text for terminals.
+//!
 //! ```no_run
 //! use bsr_asciicast::convert::{convert, select_channel, ConvertOptions};
 //! use bsr_core::read::Recording;
@@ -19,8 +23,10 @@ pub mod cast;
 pub mod commands;
 pub mod convert;
 pub mod error;
+pub mod human;
 pub mod import;
 pub mod search;
 pub mod term;
 pub mod text;
 pub mod utf8;
+pub mod verified;

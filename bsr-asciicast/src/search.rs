@@ -10,6 +10,7 @@
 use crate::convert::ChannelFiles;
 use crate::term::{TextError, TextItem};
 use crate::text::{offset_seconds, transcript};
+use crate::verified::{GateOptions, Verification, gate};
 use bsr_core::Timestamp;
 use bsr_core::read::Recording;
 use bsr_core::store::ReadStore;
@@ -92,9 +93,15 @@ pub enum Found {
     },
 }
 
-/// The check a recording passes before its content is read. The default reads the recording
-/// as it is; the command line puts the verification gate here.
-pub type Gate = dyn Fn(&dyn ReadStore, &str) -> Result<(), String> + Sync;
+/// How recordings are checked before their content is read.
+#[derive(Debug, Clone)]
+pub enum Check {
+    /// Through the verification gate ([`crate::verified::gate`]): checksums and signatures
+    /// must verify, and each channel file read must be the one that verified.
+    Verify(GateOptions),
+    /// Not at all (`--unverified`): the caller shows [`crate::verified::UNVERIFIED_WARNING`].
+    Unverified,
+}
 
 fn meta_names(rec: &Recording) -> (String, String) {
     match rec.session_meta() {
@@ -111,13 +118,15 @@ fn meta_names(rec: &Recording) -> (String, String) {
     }
 }
 
-/// Searches one recording, giving hits to `found` as they are found.
+/// Searches one recording, giving hits to `found` as they are found. With `verified`, each
+/// channel's files are pinned to the digests that verified.
 pub fn search_recording(
     store: &Arc<dyn ReadStore>,
     dir: &str,
     matcher: &Matcher,
+    verified: Option<&Verification>,
     found: &mut dyn FnMut(Found),
-) -> Result<u64, TextError> {
+) -> Result<u64, SearchError> {
     let rec = Recording::open(store.clone(), dir)?;
     let location = store.describe(dir);
     let (user, target) = meta_names(&rec);
@@ -127,7 +136,10 @@ pub fn search_recording(
             if ch.channel_type() != "session" {
                 continue;
             }
-            let files = ChannelFiles::of_channel(&ch, Some(conn.dir()))?;
+            let mut files = ChannelFiles::of_channel(&ch, Some(conn.dir()))?;
+            if let Some(v) = verified {
+                v.pin(&mut files)?;
+            }
             let mut hit = |line: &str, time: Timestamp, head: Timestamp, full_screen: bool| {
                 if matcher.is_match(line) {
                     found(Found::Hit(Hit {
@@ -158,22 +170,52 @@ pub fn search_recording(
                 Ok(_) => channels += 1,
                 // Forwarding, sftp, a channel that never started: no terminal text to search.
                 Err(TextError::NotInteractive(_)) => {}
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             }
         }
     }
     Ok(channels)
 }
 
-/// Searches the recordings `dirs` of `store` with `jobs` threads. `gate` is checked before a
-/// recording's content is read; a recording that fails it, or fails to read, is reported as
-/// [`Found::Failed`]. Each thread holds one recording's terminal at a time.
+/// Why a recording could not be searched.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SearchError {
+    /// Reading it.
+    #[error(transparent)]
+    Text(#[from] TextError),
+    /// The verification gate refused it.
+    #[error(transparent)]
+    Gate(Box<crate::verified::GateError>),
+}
+
+impl From<crate::verified::GateError> for SearchError {
+    fn from(e: crate::verified::GateError) -> Self {
+        SearchError::Gate(Box::new(e))
+    }
+}
+
+impl From<bsr_core::Error> for SearchError {
+    fn from(e: bsr_core::Error) -> Self {
+        SearchError::Text(e.into())
+    }
+}
+
+impl From<crate::error::ConvertError> for SearchError {
+    fn from(e: crate::error::ConvertError) -> Self {
+        SearchError::Text(e.into())
+    }
+}
+
+/// Searches the recordings `dirs` of `store` with `jobs` threads. Each recording passes
+/// `check` before its content is read; a recording that fails it, or fails to read, is
+/// reported as [`Found::Failed`]. Each thread holds one recording's terminal at a time.
 pub fn search(
     store: &Arc<dyn ReadStore>,
     dirs: &[String],
     matcher: &Matcher,
     jobs: usize,
-    gate: &Gate,
+    check: &Check,
     found: &(dyn Fn(Found) + Sync),
 ) {
     let next = AtomicUsize::new(0);
@@ -182,14 +224,22 @@ pub fn search(
             let i = next.fetch_add(1, Ordering::Relaxed);
             let Some(dir) = dirs.get(i) else { break };
             let location = store.describe(dir);
-            if let Err(reason) = gate(&**store, dir) {
-                found(Found::Failed(Failure {
-                    recording: location,
-                    reason,
-                }));
-                continue;
-            }
-            match search_recording(store, dir, matcher, &mut |f| found(f)) {
+            let verification = match check {
+                Check::Verify(opts) => match gate(&**store, dir, opts) {
+                    Ok(v) => Some(v),
+                    Err(e) => {
+                        found(Found::Failed(Failure {
+                            recording: location,
+                            reason: e.to_string(),
+                        }));
+                        continue;
+                    }
+                },
+                Check::Unverified => None,
+            };
+            match search_recording(store, dir, matcher, verification.as_ref(), &mut |f| {
+                found(f)
+            }) {
                 Ok(channels) => found(Found::Searched {
                     recording: location,
                     channels,

@@ -2,10 +2,9 @@
 
 use anyhow::Context;
 use bsr_asciicast::convert::{ChannelFiles, select_channel};
-use bsr_asciicast::search::{Found, Matcher, search};
+use bsr_asciicast::search::{Check, Found, Matcher, search};
 use bsr_asciicast::term::{MAX_COLS, MAX_LINE_CHARS, MAX_ROWS, TextError, printable};
-use bsr_core::read::Recording;
-use bsr_core::store::ReadStore;
+use bsr_asciicast::verified::{GateArgs, GateOptions, UNVERIFIED_WARNING};
 use clap::Subcommand;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -30,6 +29,8 @@ pub enum ViewCmd {
         /// Output file (default: stdout).
         #[arg(short, long)]
         output: Option<PathBuf>,
+        #[command(flatten)]
+        gate: GateArgs,
     },
     /// The commands the user ran, with their times (`time<TAB>command`).
     Commands {
@@ -47,6 +48,8 @@ pub enum ViewCmd {
         /// Output file (default: stdout).
         #[arg(short, long)]
         output: Option<PathBuf>,
+        #[command(flatten)]
+        gate: GateArgs,
     },
     /// Search the text that appeared on screen in every shell and exec channel of the
     /// recordings under folders and s3:// prefixes.
@@ -74,6 +77,8 @@ pub enum ViewCmd {
         /// S3 region (for s3:// targets).
         #[arg(long)]
         region: Option<String>,
+        #[command(flatten)]
+        gate: GateArgs,
     },
 }
 
@@ -86,10 +91,15 @@ pub fn run(cmd: ViewCmd) -> anyhow::Result<i32> {
             channel,
             json,
             output,
+            gate,
         } => {
-            let files = verified_channel(&recording, connection.as_deref(), channel.as_deref())?;
+            let (files, warning) = match verified_channel(&gate, &recording, connection, channel)? {
+                Ok(x) => x,
+                Err(code) => return Ok(code),
+            };
             let opts = bsr_asciicast::text::TextOptions { json };
             let r = with_output(output.as_deref(), |w| {
+                warn_in_output(w, warning, json)?;
                 bsr_asciicast::text::write_text(&files, &opts, w)
             });
             let s = match r {
@@ -102,7 +112,7 @@ pub fn run(cmd: ViewCmd) -> anyhow::Result<i32> {
                     s.cut_lines
                 );
             }
-            notes(s.clamped, s.finished, s.utf8_replacements);
+            notes(s.clamped, s.finished, s.utf8_replacements, warning);
             Ok(0)
         }
         ViewCmd::Commands {
@@ -111,9 +121,14 @@ pub fn run(cmd: ViewCmd) -> anyhow::Result<i32> {
             channel,
             json,
             output,
+            gate,
         } => {
-            let files = verified_channel(&recording, connection.as_deref(), channel.as_deref())?;
+            let (files, warning) = match verified_channel(&gate, &recording, connection, channel)? {
+                Ok(x) => x,
+                Err(code) => return Ok(code),
+            };
             let r = with_output(output.as_deref(), |w| {
+                warn_in_output(w, warning, json)?;
                 bsr_asciicast::commands::write_commands(&files, json, w)
             });
             let done = match r {
@@ -125,7 +140,12 @@ pub fn run(cmd: ViewCmd) -> anyhow::Result<i32> {
                     "bsr-asciicast: the channel has no recorded keystrokes; only an exec request's command can be listed"
                 );
             }
-            notes(false, done.end.finished, done.end.utf8_replacements);
+            notes(
+                false,
+                done.end.finished,
+                done.end.utf8_replacements,
+                warning,
+            );
             Ok(0)
         }
         ViewCmd::Search {
@@ -137,37 +157,78 @@ pub fn run(cmd: ViewCmd) -> anyhow::Result<i32> {
             jobs,
             endpoint,
             region,
-        } => run_search(
-            &pattern,
-            &targets,
-            regex,
-            ignore_case,
-            json,
-            jobs,
-            bsr_verify::target::S3Flags { endpoint, region },
-        ),
+            gate,
+        } => {
+            let check = if gate.unverified {
+                eprintln!("bsr-asciicast: {UNVERIFIED_WARNING}");
+                Check::Unverified
+            } else {
+                match GateOptions::from_key_files(gate.kek.as_deref(), gate.recorder_key.as_deref())
+                {
+                    Ok(o) => Check::Verify(o),
+                    Err(e) => {
+                        let code = e.exit_code();
+                        super::cli::print_error(&e.into());
+                        return Ok(code);
+                    }
+                }
+            };
+            run_search(
+                &pattern,
+                &targets,
+                SearchFlags {
+                    regex,
+                    ignore_case,
+                    json,
+                    jobs,
+                },
+                bsr_verify::target::S3Flags { endpoint, region },
+                &check,
+            )
+        }
     }
 }
 
-/// THE VERIFICATION GATE CALL SITE for `text` and `commands`: the channel's files, once the
-/// recording passed verification. Until `bsr_asciicast::verified` lands (branch h3-convert),
-/// the recording is opened as it is and only each file's SHA-256 against `SHA256SUM` is
-/// checked as it is read.
+/// The verification gate for `text` and `commands`: the channel's files once the recording
+/// verified (pinned to the digests that verified), and the warning to show with
+/// `--unverified`; `Err(exit code)` when the gate refused (the reason is printed).
 fn verified_channel(
+    gate: &GateArgs,
     recording: &Path,
-    connection: Option<&str>,
-    channel: Option<&str>,
-) -> anyhow::Result<ChannelFiles> {
-    let rec = Recording::open_path(recording)?;
-    Ok(select_channel(&rec, connection, channel)?)
+    connection: Option<String>,
+    channel: Option<String>,
+) -> anyhow::Result<Result<(ChannelFiles, Option<&'static str>), i32>> {
+    let opened = match gate.open(recording) {
+        Ok(o) => o,
+        Err(e) => {
+            let code = e.exit_code();
+            super::cli::print_error(&e.into());
+            return Ok(Err(code));
+        }
+    };
+    let mut files = select_channel(&opened.recording, connection.as_deref(), channel.as_deref())?;
+    opened.verification.pin(&mut files)?;
+    Ok(Ok((files, opened.verification.warning())))
 }
 
-/// THE VERIFICATION GATE CALL SITE for `search`: `Ok` when the recording may be read.
-fn search_gate(_store: &dyn ReadStore, _dir: &str) -> Result<(), String> {
+/// The `--unverified` warning as the output's first line.
+fn warn_in_output(w: &mut dyn Write, warning: Option<&str>, json: bool) -> Result<(), TextError> {
+    if let Some(text) = warning {
+        if json {
+            serde_json::to_writer(&mut *w, &serde_json::json!({ "warning": text }))
+                .map_err(std::io::Error::from)?;
+            writeln!(w)?;
+        } else {
+            writeln!(w, "[{text}]")?;
+        }
+    }
     Ok(())
 }
 
-fn notes(clamped: bool, finished: bool, replaced: u64) {
+fn notes(clamped: bool, finished: bool, replaced: u64, warning: Option<&str>) {
+    if let Some(w) = warning {
+        eprintln!("bsr-asciicast: {w}");
+    }
     if clamped {
         eprintln!(
             "bsr-asciicast: a window size was larger than {MAX_COLS}x{MAX_ROWS} and was modelled at that size"
@@ -229,15 +290,27 @@ fn with_output<T>(
     }
 }
 
-fn run_search(
-    pattern: &str,
-    targets: &[String],
+/// `search`'s output flags.
+struct SearchFlags {
     regex: bool,
     ignore_case: bool,
     json: bool,
     jobs: usize,
+}
+
+fn run_search(
+    pattern: &str,
+    targets: &[String],
+    flags: SearchFlags,
     s3: bsr_verify::target::S3Flags,
+    check: &Check,
 ) -> anyhow::Result<i32> {
+    let SearchFlags {
+        regex,
+        ignore_case,
+        json,
+        jobs,
+    } = flags;
     let matcher = Matcher::new(pattern, regex, ignore_case).context("the pattern")?;
     let hits = Mutex::new(0u64);
     let failures = Mutex::new(0u64);
@@ -314,7 +387,7 @@ fn run_search(
             &target.recordings,
             &matcher,
             jobs,
-            &search_gate,
+            check,
             &print,
         );
     }

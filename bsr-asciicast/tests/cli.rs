@@ -59,10 +59,10 @@ fn convert_exit_codes_and_files() {
     assert_eq!(st.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&st.stderr).contains("sftp"));
     assert!(!out2.exists() && !d.path().join("sftp.cast.partial").exists());
-    // Raw files taken out of a recording.
+    // Raw files taken out of a recording (unsigned, so only with --unverified).
     let ch = rec.join("cr_shell00001.connection/chr_shell00001.channel");
     let st = bin()
-        .args(["convert", "-q", "--requests"])
+        .args(["convert", "-q", "--unverified", "--requests"])
         .arg(ch.join("requests-inbound.data"))
         .arg("--messages")
         .arg(ch.join("messages-outbound.data"))

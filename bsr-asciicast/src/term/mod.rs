@@ -128,8 +128,8 @@ pub struct AltBlock {
     pub end: Timestamp,
     /// How it ended.
     pub ended: AltEnd,
-    /// Its last frame: the rows of the alternate screen, trailing blanks removed, trailing
-    /// blank rows dropped. When the program blanked its screen just before leaving, the last
+    /// Its last frame: the rows of the alternate screen, trailing blanks removed, blank rows
+    /// above and below the text dropped. When the program blanked its screen just before leaving, the last
     /// frame it showed before that clear.
     pub frame: Vec<String>,
     /// Whether the screen was blank when it left (and no earlier frame was caught).
@@ -310,13 +310,22 @@ impl Lines {
             self.pending.extend(line.chars());
             self.pending_chars += line.len();
         } else {
+            // Beyond the bound, characters are counted; blanks only once text follows them
+            // (or the row wraps on), as trailing blanks are not part of a line.
+            let mut blanks = 0;
             for c in line.chars() {
                 if self.pending_chars < MAX_LINE_CHARS {
                     self.pending.push(c);
                     self.pending_chars += 1;
+                } else if c == ' ' {
+                    blanks += 1;
                 } else {
-                    self.cut += 1;
+                    self.cut += blanks + 1;
+                    blanks = 0;
                 }
+            }
+            if line.is_wrapped() {
+                self.cut += blanks;
             }
         }
         if !line.is_wrapped() {
@@ -364,8 +373,11 @@ impl Lines {
         }
     }
 
+    /// The frame on screen: its rows without the blank rows above and below.
     fn snapshot(term: &Terminal) -> Option<Vec<String>> {
-        let rows = screen_rows(term);
+        let mut rows = screen_rows(term);
+        let lead = rows.iter().take_while(|r| r.is_empty()).count();
+        rows.drain(..lead);
         (!rows.is_empty()).then_some(rows)
     }
 
@@ -422,16 +434,20 @@ impl Lines {
                 cut: std::mem::take(&mut self.cut),
             }));
         }
-        // Screen padding: blank lines at the bottom that nothing followed.
-        let mut tail = self.out.len();
-        while tail > start
-            && matches!(&self.out[tail - 1], TextItem::Line(l) if l.text.is_empty() && l.cut == 0)
-        {
-            tail -= 1;
-        }
-        self.out.truncate(tail);
         for b in self.release.drain(..) {
             self.out.push(TextItem::AltScreen(b));
+        }
+        // Screen padding: blank lines at the bottom that no text followed (blocks stay).
+        let mut i = self.out.len();
+        while i > start {
+            match &self.out[i - 1] {
+                TextItem::Line(l) if l.text.is_empty() && l.cut == 0 => {
+                    self.out.remove(i - 1);
+                }
+                TextItem::AltScreen(_) => {}
+                TextItem::Line(_) => break,
+            }
+            i -= 1;
         }
         self.forget_rows();
     }

@@ -75,7 +75,9 @@ pub fn write_session(
     opts.session_meta = Some(generate::session_meta(&sess));
     let s = SessionWriter::create(store, "", opts, keys, &generate::kek(), None).unwrap();
     let c = s.new_connection(&format!("cr_{tag}"), t(0)).unwrap();
-    let mut ch = c.new_channel(&format!("chr_{tag}"), "session", t(1)).unwrap();
+    let mut ch = c
+        .new_channel(&format!("chr_{tag}"), "session", t(1))
+        .unwrap();
     if let Some((w, h)) = pty {
         ch.write_request(
             Direction::Inbound,
@@ -110,8 +112,12 @@ pub fn write_session(
     let mut last = 10;
     for s in &steps {
         match s {
-            Step::Out(ms, b) => ch.write_data(Direction::Outbound, t(*ms), b).unwrap(),
-            Step::In(ms, b) => ch.write_data(Direction::Inbound, t(*ms), b).unwrap(),
+            Step::Out(ms, b) => {
+                ch.write_data(Direction::Outbound, t(*ms), b).unwrap();
+            }
+            Step::In(ms, b) => {
+                ch.write_data(Direction::Inbound, t(*ms), b).unwrap();
+            }
             Step::Resize(ms, w, h) => ch
                 .write_request(
                     Direction::Inbound,
@@ -125,9 +131,8 @@ pub fn write_session(
                 )
                 .unwrap(),
         }
-        if let Step::Out(ms, _) | Step::In(ms, _) | Step::Resize(ms, _, _) = s {
-            last = last.max(*ms);
-        }
+        let (Step::Out(ms, _) | Step::In(ms, _) | Step::Resize(ms, _, _)) = s;
+        last = last.max(*ms);
     }
     ch.finish(t(last + 10)).unwrap();
     c.finish(t(last + 20)).unwrap();

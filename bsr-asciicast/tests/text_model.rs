@@ -126,6 +126,34 @@ fn clear_loses_nothing_and_keeps_times() {
 }
 
 #[test]
+fn clear_by_home_and_erase_below_loses_nothing() {
+    // `clear` with TERM=screen or tmux: ESC[H ESC[J (ED0 from the top-left corner), not ED2.
+    let items = run(
+        40,
+        5,
+        &[
+            (10, "$ echo before\r\nbefore\r\n$ clear\r\n"),
+            (20, "\x1b[H\x1b[J\x1b[3J$ echo after\r\nafter\r\n$ "),
+        ],
+        30,
+    );
+    assert_eq!(
+        lines(&items),
+        [
+            ("$ echo before".to_string(), 10),
+            ("before".to_string(), 10),
+            ("$ clear".to_string(), 10),
+            ("$ echo after".to_string(), 20),
+            ("after".to_string(), 20),
+            ("$".to_string(), 30),
+        ]
+    );
+    // ED0 elsewhere erases below without writing anything out.
+    let items = run(20, 5, &[(10, "one\r\ntwo\x1b[1;2H\x1b[J")], 30);
+    assert_eq!(lines(&items), [("o".to_string(), 30)]);
+}
+
+#[test]
 fn resize_keeps_line_times_through_reflow() {
     let mut m = TermModel::new(10, 4).unwrap();
     let mut out = Vec::new();
@@ -342,6 +370,7 @@ fn piece() -> impl Strategy<Value = String> {
         Just("\x1b[J".to_string()),
         Just("\x1b[1J".to_string()),
         Just("\x1b[H\x1b[2J".to_string()),
+        Just("\x1b[H\x1b[J".to_string()),
         Just("\x1b[3J".to_string()),
         Just("\x1b[2L".to_string()),
         Just("\x1b[M".to_string()),
@@ -389,6 +418,8 @@ proptest! {
                 want.extend(reference.resize_with(c as usize, r as usize, &mut tr));
             } else {
                 m.feed(now, p, &mut sink).unwrap();
+                // The model feeds `clear` of screen/tmux terminals (ESC[H ESC[J) as ED2.
+                let p = p.replace("\x1b[H\x1b[J", "\x1b[H\x1b[2J");
                 want.extend(reference.feed_with(p.as_str(), &mut tr));
             }
         }

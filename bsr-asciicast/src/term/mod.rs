@@ -82,6 +82,10 @@ const FEED_SLICE: usize = 16 * 1024;
 /// Full-screen blocks waiting for the line they follow to leave the screen; more are released
 /// at once (slightly early) so that memory stays bounded.
 const MAX_WAITING_BLOCKS: usize = 16;
+/// `clear` for screen and tmux terminals (terminfo `clear`), and what it is fed to avt as.
+const CLEAR_HOME_ED0: &str = "\x1b[H\x1b[J";
+const CLEAR_HOME_ED2: &str = "\x1b[H\x1b[2J";
+
 /// Least time between two snapshots of a full-screen program's frame taken at a clear.
 const SNAPSHOT_GAP_NANOS: i128 = 50_000_000;
 
@@ -759,12 +763,21 @@ impl TermModel {
     pub fn feed_observed<O: Observer, E>(
         &mut self,
         time: Timestamp,
-        mut text: &str,
+        text: &str,
         other: &mut O,
         sink: &mut impl FnMut(TextItem) -> Result<(), E>,
         mut report: impl FnMut(O::Output),
     ) -> Result<(), E> {
         self.lines.now = time;
+        // `clear` on screen and tmux terminals is ESC[H ESC[J: from the top-left corner it
+        // wipes the screen as ED2 does. Fed as ED2, avt moves what the screen held out first,
+        // so nothing before that `clear` is lost either (asciinema issue 739).
+        let cleared = if text.contains(CLEAR_HOME_ED0) {
+            std::borrow::Cow::Owned(text.replace(CLEAR_HOME_ED0, CLEAR_HOME_ED2))
+        } else {
+            std::borrow::Cow::Borrowed(text)
+        };
+        let mut text: &str = &cleared;
         while !text.is_empty() {
             let mut cut = text.len().min(FEED_SLICE);
             while !text.is_char_boundary(cut) {

@@ -102,52 +102,29 @@ fn a_line_changed_after_its_newline_takes_the_later_time() {
 
 #[test]
 fn clear_loses_nothing_and_keeps_times() {
-    // asciinema issue 739: the text before a clear is kept.
-    let items = run(
-        40,
-        5,
-        &[
-            (10, "$ echo before\r\nbefore\r\n$ clear\r\n"),
-            (20, "\x1b[H\x1b[2J\x1b[3J$ echo after\r\nafter\r\n$ "),
-        ],
-        30,
-    );
-    assert_eq!(
-        lines(&items),
-        [
-            ("$ echo before".to_string(), 10),
-            ("before".to_string(), 10),
-            ("$ clear".to_string(), 10),
-            ("$ echo after".to_string(), 20),
-            ("after".to_string(), 20),
-            ("$".to_string(), 30),
-        ]
-    );
-}
-
-#[test]
-fn clear_by_home_and_erase_below_loses_nothing() {
-    // `clear` with TERM=screen or tmux: ESC[H ESC[J (ED0 from the top-left corner), not ED2.
-    let items = run(
-        40,
-        5,
-        &[
-            (10, "$ echo before\r\nbefore\r\n$ clear\r\n"),
-            (20, "\x1b[H\x1b[J\x1b[3J$ echo after\r\nafter\r\n$ "),
-        ],
-        30,
-    );
-    assert_eq!(
-        lines(&items),
-        [
-            ("$ echo before".to_string(), 10),
-            ("before".to_string(), 10),
-            ("$ clear".to_string(), 10),
-            ("$ echo after".to_string(), 20),
-            ("after".to_string(), 20),
-            ("$".to_string(), 30),
-        ]
-    );
+    // asciinema issue 739: the text before a clear is kept. `clear` is ESC[H ESC[2J ESC[3J
+    // for xterm, and ESC[H ESC[J (ED0 from the top-left corner) for screen and tmux.
+    for clear in ["\x1b[H\x1b[2J\x1b[3J", "\x1b[H\x1b[J\x1b[3J"] {
+        let after = format!("{clear}$ echo after\r\nafter\r\n$ ");
+        let items = run(
+            40,
+            5,
+            &[(10, "$ echo before\r\nbefore\r\n$ clear\r\n"), (20, &after)],
+            30,
+        );
+        assert_eq!(
+            lines(&items),
+            [
+                ("$ echo before".to_string(), 10),
+                ("before".to_string(), 10),
+                ("$ clear".to_string(), 10),
+                ("$ echo after".to_string(), 20),
+                ("after".to_string(), 20),
+                ("$".to_string(), 30),
+            ],
+            "{clear:?}"
+        );
+    }
     // ED0 elsewhere erases below without writing anything out.
     let items = run(20, 5, &[(10, "one\r\ntwo\x1b[1;2H\x1b[J")], 30);
     assert_eq!(lines(&items), [("o".to_string(), 30)]);

@@ -10,8 +10,8 @@
 //!
 //! The views are run through bsr-asciicast's library (`write_commands` and `write_text`, what
 //! the `commands` and `text` subcommands call after the verification gate; the recording is
-//! verified here first). Without OpenSSH or tmux the test prints a loud notice and returns;
-//! with `BSR_REQUIRE_OPENSSH=1` it fails instead.
+//! verified here first). Without OpenSSH, tmux, less or vim the test prints a loud notice and
+//! returns; with `BSR_REQUIRE_OPENSSH=1` it fails instead.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -135,7 +135,7 @@ impl Session<'_> {
 
 #[test]
 fn typed_bash_session_commands_and_last_screen() {
-    if !openssh_ready(true) {
+    if !openssh_ready_with(true, &["less", "vim"]) {
         return;
     }
     let server = tempfile::tempdir().unwrap();

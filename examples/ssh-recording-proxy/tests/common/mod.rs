@@ -51,6 +51,11 @@ pub fn have(cmd: &str, arg: &str) -> bool {
 /// Whether the OpenSSH tools (and tmux when `tmux` is set) are here. Missing: fail under
 /// `BSR_REQUIRE_OPENSSH=1`, otherwise a loud notice and the test is skipped.
 pub fn openssh_ready(tmux: bool) -> bool {
+    openssh_ready_with(tmux, &[])
+}
+
+/// As [`openssh_ready`], with more programs the test runs (each must answer `--version`).
+pub fn openssh_ready_with(tmux: bool, programs: &[&str]) -> bool {
     let mut missing = Vec::new();
     if !Path::new(SSHD).exists() {
         missing.push(SSHD);
@@ -69,12 +74,14 @@ pub fn openssh_ready(tmux: bool) -> bool {
     if tmux && !have("tmux", "-V") {
         missing.push("tmux");
     }
+    missing.extend(programs.iter().filter(|p| !have(p, "--version")));
     if missing.is_empty() {
         return true;
     }
     let msg = format!(
-        "OpenSSH end-to-end test needs {} (apt-get install openssh-server openssh-client tmux)",
-        missing.join(", ")
+        "OpenSSH end-to-end test needs {} (apt-get install openssh-server openssh-client tmux{})",
+        missing.join(", "),
+        programs.iter().map(|p| format!(" {p}")).collect::<String>()
     );
     if std::env::var("BSR_REQUIRE_OPENSSH").as_deref() == Ok("1") {
         panic!("{msg}; BSR_REQUIRE_OPENSSH=1 is set");

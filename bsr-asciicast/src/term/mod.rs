@@ -57,7 +57,7 @@ pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
         c.is_control()
             || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
     };
-    if !s.chars().any(bad) {
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) || !s.chars().any(bad) {
         return std::borrow::Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
@@ -250,6 +250,10 @@ struct Lines {
     rows: usize,
     /// Per visible primary row: when a newline ended it (and it has not changed since).
     ended: VecDeque<Option<Timestamp>>,
+    /// The primary row the last print reopened, while only prints followed (`usize::MAX`:
+    /// none), and the width then.
+    open_row: usize,
+    open_cols: usize,
     /// Whether scroll margins (DECSTBM) are set: a newline can then scroll part of the screen.
     margins: bool,
     /// The ended rows, anchored before an operation that moves rows around.
@@ -280,6 +284,8 @@ impl Lines {
             now: Timestamp::default(),
             rows,
             ended: std::iter::repeat_n(None, rows).collect(),
+            open_row: usize::MAX,
+            open_cols: 0,
             margins: false,
             remap: None,
             pre_ended: VecDeque::new(),
@@ -310,9 +316,42 @@ impl Lines {
 
     /// Adds a row to the current logical line; a row that does not wrap completes it.
     fn push_row(&mut self, line: &Line, time: Timestamp) {
-        if self.pending_chars + line.len() <= MAX_LINE_CHARS {
-            self.pending.extend(line.chars());
-            self.pending_chars += line.len();
+        // Trailing blanks of a row that ends its line are not part of the line.
+        let cells = line.cells();
+        let used = if line.is_wrapped() {
+            cells.len()
+        } else {
+            cells
+                .iter()
+                .rposition(|c| c.char() != ' ')
+                .map_or(0, |i| i + 1)
+        };
+        if self.pending.is_empty() && self.pending_chars == 0 && !line.is_wrapped() {
+            // A line of one row: straight out.
+            let mut text = String::with_capacity(used);
+            text.extend(
+                cells[..used]
+                    .iter()
+                    .filter(|c| c.width() != 0)
+                    .map(|c| c.char()),
+            );
+            let trimmed = text.trim_end().len();
+            text.truncate(trimmed);
+            self.out
+                .push(TextItem::Line(TextLine { time, text, cut: 0 }));
+            for b in self.release.drain(..) {
+                self.out.push(TextItem::AltScreen(b));
+            }
+            return;
+        }
+        if self.pending_chars + used <= MAX_LINE_CHARS {
+            self.pending.extend(
+                cells[..used]
+                    .iter()
+                    .filter(|c| c.width() != 0)
+                    .map(|c| c.char()),
+            );
+            self.pending_chars += used;
         } else {
             // Beyond the bound, characters are counted; blanks only once text follows them
             // (or the row wraps on), as trailing blanks are not part of a line.
@@ -521,6 +560,14 @@ impl Observer for Lines {
     type Output = Vec<TextItem>;
 
     fn before(&mut self, cx: &mut Observation<'_>, op: &Operation) {
+        // The common case first: more text on the row last printed on.
+        if let Operation::Function(Function::Print(_)) = op {
+            let c = cx.terminal().cursor();
+            if c.row == self.open_row && c.col + 1 < self.open_cols {
+                return;
+            }
+        }
+        self.open_row = usize::MAX;
         let f = match op {
             Operation::Resize { rows, .. } => {
                 // Reflow moves rows (on the primary screen even while the alternate is
@@ -550,6 +597,11 @@ impl Observer for Lines {
                     } else {
                         cursor.row
                     });
+                    if !wraps {
+                        // Until another operation: nothing to do for prints on this row.
+                        self.open_row = cursor.row;
+                        self.open_cols = cols;
+                    }
                 }
                 Function::Lf | Function::Nel => {
                     if self.capture {
@@ -642,9 +694,16 @@ impl Observer for Lines {
         }
     }
 
-    fn after(&mut self, cx: &mut Observation<'_>, _op: &Operation) {
+    fn after(&mut self, cx: &mut Observation<'_>, op: &Operation) {
         if self.remap.is_some() {
             self.remap_after(cx.terminal());
+        }
+        // Only these switch screens.
+        if !matches!(
+            op,
+            Operation::Function(Function::Decset(_) | Function::Decrst(_) | Function::Ris)
+        ) {
+            return;
         }
         let kind = cx.terminal().active_screen_kind();
         if kind == self.kind {

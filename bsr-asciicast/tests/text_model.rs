@@ -258,6 +258,26 @@ fn program_that_blanks_its_screen_before_leaving_keeps_its_last_frame() {
 }
 
 #[test]
+fn program_that_scrolls_its_screen_on_leaving_keeps_its_first_row() {
+    // vim: a message on the bottom row, a newline there (the screen scrolls), then it leaves.
+    let vim = "\x1b[H\x1b[2Jhello\r\n~\r\n~\x1b[4;1H\"f\" 1L written\r\r\n\x1b[?1049l$ ";
+    let items = run(20, 4, &[(10, "$ vim f\r\n\x1b[?1049h"), (20, vim)], 30);
+    assert_eq!(
+        texts(&items),
+        ["$ vim f", "[alt exit] hello|~|~|\"f\" 1L written", "$"],
+        "{items:?}"
+    );
+    // Text written after the scroll: the frame is the screen as it was when it left.
+    let pager = "1\r\n2\r\n3\r\n4\r\n5\x1b[?1049l$ ";
+    let items = run(20, 4, &[(10, "$ less\r\n\x1b[?1049h"), (20, pager)], 30);
+    assert_eq!(
+        texts(&items),
+        ["$ less", "[alt exit] 2|3|4|5", "$"],
+        "{items:?}"
+    );
+}
+
+#[test]
 fn hard_reset_flushes_the_screen() {
     let items = run(
         20,

@@ -332,10 +332,16 @@ fn typed_bash_session_commands_and_last_screen() {
     let less = screen_of("less nums.txt");
     assert!(less.ends_with("499\n500"), "less's last frame: {less}");
     let vim = screen_of("vim -u NONE -N note.txt");
-    // vim ends with a newline on its bottom row, which scrolls the file's first line off
-    // the frame before it leaves the alternate screen.
+    // vim ends with a newline on its bottom row (the screen scrolls) before it leaves: the
+    // frame is the one from before that scroll.
     assert!(
-        vim.ends_with("~\n\"note.txt\" [New] 1L, 15B written"),
+        vim.starts_with("hello from vim\n~\n")
+            && vim.ends_with("~\n\"note.txt\" [New] 1L, 15B written"),
+        "vim's last frame: {vim}"
+    );
+    assert_eq!(
+        vim.lines().count(),
+        usize::from(ROWS),
         "vim's last frame: {vim}"
     );
 

@@ -102,27 +102,32 @@ fn a_line_changed_after_its_newline_takes_the_later_time() {
 
 #[test]
 fn clear_loses_nothing_and_keeps_times() {
-    // asciinema issue 739: the text before a clear is kept.
-    let items = run(
-        40,
-        5,
-        &[
-            (10, "$ echo before\r\nbefore\r\n$ clear\r\n"),
-            (20, "\x1b[H\x1b[2J\x1b[3J$ echo after\r\nafter\r\n$ "),
-        ],
-        30,
-    );
-    assert_eq!(
-        lines(&items),
-        [
-            ("$ echo before".to_string(), 10),
-            ("before".to_string(), 10),
-            ("$ clear".to_string(), 10),
-            ("$ echo after".to_string(), 20),
-            ("after".to_string(), 20),
-            ("$".to_string(), 30),
-        ]
-    );
+    // asciinema issue 739: the text before a clear is kept. `clear` is ESC[H ESC[2J ESC[3J
+    // for xterm, and ESC[H ESC[J (ED0 from the top-left corner) for screen and tmux.
+    for clear in ["\x1b[H\x1b[2J\x1b[3J", "\x1b[H\x1b[J\x1b[3J"] {
+        let after = format!("{clear}$ echo after\r\nafter\r\n$ ");
+        let items = run(
+            40,
+            5,
+            &[(10, "$ echo before\r\nbefore\r\n$ clear\r\n"), (20, &after)],
+            30,
+        );
+        assert_eq!(
+            lines(&items),
+            [
+                ("$ echo before".to_string(), 10),
+                ("before".to_string(), 10),
+                ("$ clear".to_string(), 10),
+                ("$ echo after".to_string(), 20),
+                ("after".to_string(), 20),
+                ("$".to_string(), 30),
+            ],
+            "{clear:?}"
+        );
+    }
+    // ED0 elsewhere erases below without writing anything out.
+    let items = run(20, 5, &[(10, "one\r\ntwo\x1b[1;2H\x1b[J")], 30);
+    assert_eq!(lines(&items), [("o".to_string(), 30)]);
 }
 
 #[test]
@@ -253,6 +258,26 @@ fn program_that_blanks_its_screen_before_leaving_keeps_its_last_frame() {
 }
 
 #[test]
+fn program_that_scrolls_its_screen_on_leaving_keeps_its_first_row() {
+    // vim: a message on the bottom row, a newline there (the screen scrolls), then it leaves.
+    let vim = "\x1b[H\x1b[2Jhello\r\n~\r\n~\x1b[4;1H\"f\" 1L written\r\r\n\x1b[?1049l$ ";
+    let items = run(20, 4, &[(10, "$ vim f\r\n\x1b[?1049h"), (20, vim)], 30);
+    assert_eq!(
+        texts(&items),
+        ["$ vim f", "[alt exit] hello|~|~|\"f\" 1L written", "$"],
+        "{items:?}"
+    );
+    // Text written after the scroll: the frame is the screen as it was when it left.
+    let pager = "1\r\n2\r\n3\r\n4\r\n5\x1b[?1049l$ ";
+    let items = run(20, 4, &[(10, "$ less\r\n\x1b[?1049h"), (20, pager)], 30);
+    assert_eq!(
+        texts(&items),
+        ["$ less", "[alt exit] 2|3|4|5", "$"],
+        "{items:?}"
+    );
+}
+
+#[test]
 fn hard_reset_flushes_the_screen() {
     let items = run(
         20,
@@ -342,6 +367,7 @@ fn piece() -> impl Strategy<Value = String> {
         Just("\x1b[J".to_string()),
         Just("\x1b[1J".to_string()),
         Just("\x1b[H\x1b[2J".to_string()),
+        Just("\x1b[H\x1b[J".to_string()),
         Just("\x1b[3J".to_string()),
         Just("\x1b[2L".to_string()),
         Just("\x1b[M".to_string()),
@@ -389,6 +415,8 @@ proptest! {
                 want.extend(reference.resize_with(c as usize, r as usize, &mut tr));
             } else {
                 m.feed(now, p, &mut sink).unwrap();
+                // The model feeds `clear` of screen/tmux terminals (ESC[H ESC[J) as ED2.
+                let p = p.replace("\x1b[H\x1b[J", "\x1b[H\x1b[2J");
                 want.extend(reference.feed_with(p.as_str(), &mut tr));
             }
         }

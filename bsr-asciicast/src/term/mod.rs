@@ -82,6 +82,10 @@ const FEED_SLICE: usize = 16 * 1024;
 /// Full-screen blocks waiting for the line they follow to leave the screen; more are released
 /// at once (slightly early) so that memory stays bounded.
 const MAX_WAITING_BLOCKS: usize = 16;
+/// `clear` for screen and tmux terminals (terminfo `clear`), and what it is fed to avt as.
+const CLEAR_HOME_ED0: &str = "\x1b[H\x1b[J";
+const CLEAR_HOME_ED2: &str = "\x1b[H\x1b[2J";
+
 /// Least time between two snapshots of a full-screen program's frame taken at a clear.
 const SNAPSHOT_GAP_NANOS: i128 = 50_000_000;
 
@@ -227,6 +231,31 @@ struct AltState {
     snap_time: Option<Timestamp>,
     /// The frame caught just before leaving.
     exit_frame: Option<Vec<String>>,
+    /// While newlines on the bottom row have scrolled the screen and nothing has changed its
+    /// text since: the frame from before the first of them (`None` inside when rate-limited).
+    /// vim ends that way, which would push its first row out of the last frame.
+    scroll_frame: Option<Option<Vec<String>>>,
+    scroll_snap_time: Option<Timestamp>,
+}
+
+/// Whether an operation changes the text on the screen (cursor moves and modes do not).
+fn changes_text(f: &Function) -> bool {
+    matches!(
+        f,
+        Function::Print(_)
+            | Function::Rep(_)
+            | Function::Decaln
+            | Function::Ed(_)
+            | Function::El(_)
+            | Function::Ech(_)
+            | Function::Dch(_)
+            | Function::Ich(_)
+            | Function::Il(_)
+            | Function::Dl(_)
+            | Function::Su(_)
+            | Function::Sd(_)
+            | Function::Ri
+    )
 }
 
 /// What a shell-input watcher asked for: the cursor's logical line the next time a newline is
@@ -651,7 +680,28 @@ impl Observer for Lines {
             }
         } else {
             let term = cx.terminal();
+            if let Some(a) = &mut self.alt
+                && changes_text(f)
+            {
+                a.scroll_frame = None;
+            }
             match f {
+                Function::Lf | Function::Nel if term.cursor().row + 1 == term.size().1 => {
+                    let now = self.now;
+                    if let Some(a) = &mut self.alt
+                        && a.scroll_frame.is_none()
+                    {
+                        let due = a
+                            .scroll_snap_time
+                            .is_none_or(|s| now.as_nanos() - s.as_nanos() >= SNAPSHOT_GAP_NANOS);
+                        a.scroll_frame = Some(if due {
+                            a.scroll_snap_time = Some(now);
+                            Self::snapshot(term)
+                        } else {
+                            None
+                        });
+                    }
+                }
                 Function::Print(_) | Function::Rep(_) | Function::Decaln => {
                     if let Some(a) = &mut self.alt {
                         a.dirty = true;
@@ -673,7 +723,10 @@ impl Observer for Lines {
                 }
                 Function::Decrst(m) if has_alt_mode(m) => {
                     if let Some(a) = &mut self.alt {
-                        a.exit_frame = Self::snapshot(term);
+                        a.exit_frame = match a.scroll_frame.take() {
+                            Some(Some(before_scroll)) => Some(before_scroll),
+                            _ => Self::snapshot(term),
+                        };
                     }
                 }
                 Function::Ris => {
@@ -730,6 +783,8 @@ impl Observer for Lines {
                     dirty: false,
                     snap_time: None,
                     exit_frame: None,
+                    scroll_frame: None,
+                    scroll_snap_time: None,
                 });
             }
             ScreenKind::Primary => self.close_alt(None, AltEnd::Exit),
@@ -818,12 +873,21 @@ impl TermModel {
     pub fn feed_observed<O: Observer, E>(
         &mut self,
         time: Timestamp,
-        mut text: &str,
+        text: &str,
         other: &mut O,
         sink: &mut impl FnMut(TextItem) -> Result<(), E>,
         mut report: impl FnMut(O::Output),
     ) -> Result<(), E> {
         self.lines.now = time;
+        // `clear` on screen and tmux terminals is ESC[H ESC[J: from the top-left corner it
+        // wipes the screen as ED2 does. Fed as ED2, avt moves what the screen held out first,
+        // so nothing before that `clear` is lost either (asciinema issue 739).
+        let cleared = if text.contains(CLEAR_HOME_ED0) {
+            std::borrow::Cow::Owned(text.replace(CLEAR_HOME_ED0, CLEAR_HOME_ED2))
+        } else {
+            std::borrow::Cow::Borrowed(text)
+        };
+        let mut text: &str = &cleared;
         while !text.is_empty() {
             let mut cut = text.len().min(FEED_SLICE);
             while !text.is_char_boundary(cut) {

@@ -31,53 +31,15 @@ fn interactive_shell_under_a_pty() {
         return;
     }
     let env = Env::start(Mode::Record);
-    let sock = format!("bsr-e2e-{}", std::process::id());
-    let tmux = TmuxServer(sock.clone());
-    std::fs::write(env.path("tmux.conf"), "set -g status off\n").unwrap();
-    let ssh_cmd = {
-        let mut parts = vec!["ssh".to_string()];
-        parts.extend(env.client_opts());
-        parts.extend([
-            "-tt".into(),
-            "-p".into(),
-            env.proxy_port.to_string(),
-            env.target(),
-        ]);
-        parts.join(" ")
-    };
     let status_file = env.path("status");
-    let script = format!("{ssh_cmd}; echo $? > {}", status_file.display());
-    let t = |args: &[&str]| {
-        let st = Command::new("tmux")
-            .args(["-L", &sock])
-            .args(args)
-            .status()
-            .unwrap();
-        assert!(st.success(), "tmux {args:?}");
-    };
-    let capture = || {
-        let out = run(
-            Command::new("tmux").args(["-L", &sock, "capture-pane", "-p", "-J", "-t", "t"]),
-            120,
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    let conf = env.path("tmux.conf").display().to_string();
-    t(&[
-        "-f",
-        &conf,
-        "new-session",
-        "-d",
-        "-s",
-        "t",
-        "-x",
-        "100",
-        "-y",
-        "30",
-        "sh",
-        "-c",
-        &script,
-    ]);
+    let script = format!(
+        "{}; echo $? > {}",
+        ssh_tty_command(&env),
+        status_file.display()
+    );
+    let tmux = Tmux::start(&env, "e2e", 100, 30, &script);
+    let t = |args: &[&str]| tmux.cmd(args);
+    let capture = || tmux.capture();
     t(&["send-keys", "-t", "t", "-l", "echo ready-$((1+1))"]);
     t(&["send-keys", "-t", "t", "Enter"]);
     wait_for("the remote shell", Duration::from_secs(20), || {

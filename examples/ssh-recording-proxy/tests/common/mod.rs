@@ -2,6 +2,8 @@
 //! killed on drop, an `sshd` + proxy environment in a temporary folder, and readers of the
 //! recording (verdict, channels, requests, conversion to asciicast).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// Each test file uses a part of the helpers.
+#![allow(dead_code)]
 
 use bsr_asciicast::convert::{ChannelFiles, ConvertOptions, convert};
 use bsr_asciicast::error::ConvertError;
@@ -49,6 +51,11 @@ pub fn have(cmd: &str, arg: &str) -> bool {
 /// Whether the OpenSSH tools (and tmux when `tmux` is set) are here. Missing: fail under
 /// `BSR_REQUIRE_OPENSSH=1`, otherwise a loud notice and the test is skipped.
 pub fn openssh_ready(tmux: bool) -> bool {
+    openssh_ready_with(tmux, &[])
+}
+
+/// As [`openssh_ready`], with more programs the test runs (each must answer `--version`).
+pub fn openssh_ready_with(tmux: bool, programs: &[&str]) -> bool {
     let mut missing = Vec::new();
     if !Path::new(SSHD).exists() {
         missing.push(SSHD);
@@ -67,12 +74,14 @@ pub fn openssh_ready(tmux: bool) -> bool {
     if tmux && !have("tmux", "-V") {
         missing.push("tmux");
     }
+    missing.extend(programs.iter().filter(|p| !have(p, "--version")));
     if missing.is_empty() {
         return true;
     }
     let msg = format!(
-        "OpenSSH end-to-end test needs {} (apt-get install openssh-server openssh-client tmux)",
-        missing.join(", ")
+        "OpenSSH end-to-end test needs {} (apt-get install openssh-server openssh-client tmux{})",
+        missing.join(", "),
+        programs.iter().map(|p| format!(" {p}")).collect::<String>()
     );
     if std::env::var("BSR_REQUIRE_OPENSSH").as_deref() == Ok("1") {
         panic!("{msg}; BSR_REQUIRE_OPENSSH=1 is set");
@@ -106,6 +115,98 @@ impl Drop for TmuxServer {
             .stderr(Stdio::null())
             .status();
     }
+}
+
+/// A tmux server on its own socket with one detached session `t` of a fixed size and no
+/// status line, running `script` under `sh -c`; killed on drop.
+pub struct Tmux {
+    sock: String,
+    _server: TmuxServer,
+}
+
+impl Tmux {
+    /// Starts the session in a `cols`×`rows` pane (`tag` keeps the socket apart from other
+    /// tests' servers).
+    pub fn start(env: &Env, tag: &str, cols: u16, rows: u16, script: &str) -> Tmux {
+        let sock = format!("bsr-{tag}-{}", std::process::id());
+        let tmux = Tmux {
+            sock: sock.clone(),
+            _server: TmuxServer(sock),
+        };
+        let conf = env.path("tmux.conf");
+        std::fs::write(&conf, "set -g status off\n").unwrap();
+        let conf = conf.display().to_string();
+        let (x, y) = (cols.to_string(), rows.to_string());
+        tmux.cmd(&[
+            "-f",
+            &conf,
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            &x,
+            "-y",
+            &y,
+            "sh",
+            "-c",
+            script,
+        ]);
+        tmux
+    }
+
+    /// Runs `tmux ARGS` on this server; fails the test when it fails.
+    pub fn cmd(&self, args: &[&str]) {
+        let st = Command::new("tmux")
+            .args(["-L", &self.sock])
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(st.success(), "tmux {args:?}");
+    }
+
+    /// Types `text` literally.
+    pub fn type_text(&self, text: &str) {
+        self.cmd(&["send-keys", "-t", "t", "-l", text]);
+    }
+
+    /// Presses keys by tmux's names (`Enter`, `BSpace`, `C-u`, `Left`, `Up`, `Tab`…).
+    pub fn keys(&self, names: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "t"];
+        args.extend_from_slice(names);
+        self.cmd(&args);
+    }
+
+    /// `tmux display -p FORMAT`.
+    pub fn display(&self, format: &str) -> String {
+        let out = run(
+            Command::new("tmux").args(["-L", &self.sock, "display", "-p", "-t", "t", format]),
+            120,
+        );
+        String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+    }
+
+    /// The pane's visible screen, wrapped rows joined (`capture-pane -p -J`).
+    pub fn capture(&self) -> String {
+        let out = run(
+            Command::new("tmux").args(["-L", &self.sock, "capture-pane", "-p", "-J", "-t", "t"]),
+            120,
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+/// The `ssh -tt` command line that logs in through the proxy, for a shell script.
+pub fn ssh_tty_command(env: &Env) -> String {
+    let mut parts = vec!["ssh".to_string()];
+    parts.extend(env.client_opts());
+    parts.extend([
+        "-tt".into(),
+        "-p".into(),
+        env.proxy_port.to_string(),
+        env.target(),
+    ]);
+    parts.join(" ")
 }
 
 pub fn free_port() -> u16 {

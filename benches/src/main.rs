@@ -3,8 +3,8 @@
 //! Every measuring subcommand prints one line: the seconds its measured section took.
 
 use anyhow::{Context, bail};
-use bsr_core::chunk::ChunkReader;
-use bsr_core::kms::{AeadWrapper, RecordingKeys};
+use bsr_core::keys::{AeadWrapper, RecordingKeys};
+use bsr_core::read::chunk::ChunkReader;
 use bsr_core::ssh::{Request, ShellRequest};
 use bsr_core::store::{FsStore, ReadStore};
 use bsr_core::write::{SessionOptions, SessionWriter};

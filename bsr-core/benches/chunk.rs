@@ -1,7 +1,10 @@
 //! Chunk encode and decode.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-use bsr_core::chunk::{ChunkEncoder, ChunkReader, Compression, StreamDecoder};
+use bsr_core::format::Compression;
 use bsr_core::format::{CHUNK_DATA, MAGIC, PROTOCOL_SSH};
+use bsr_core::read::chunk::ChunkReader;
+use bsr_core::read::decoder::StreamDecoder;
+use bsr_core::write::chunk::ChunkEncoder;
 use bsr_core::{Direction, Timestamp};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;

@@ -1,7 +1,7 @@
 //! The recording writer: DATA throughput into a store that discards (so the figure is the
 //! writer's own cost: chunk encoding, CRC, SHA-256, buffering).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-use bsr_core::kms::{AeadWrapper, RecordingKeys};
+use bsr_core::keys::{AeadWrapper, RecordingKeys};
 use bsr_core::store::{StoreFile, WriteStore};
 use bsr_core::write::{SessionOptions, SessionWriter};
 use bsr_core::{Direction, Timestamp};

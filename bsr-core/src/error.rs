@@ -101,6 +101,16 @@ pub enum Error {
         /// The limit.
         limit: u64,
     },
+    /// More items (lines of a meta file, …) than a limit allows; rejected at the first one over.
+    #[error("{loc}: more than {limit} {what}")]
+    TooMany {
+        /// Where the first item over the limit starts.
+        loc: Location,
+        /// What was counted (`meta file lines`).
+        what: &'static str,
+        /// The limit.
+        limit: u64,
+    },
     /// A (protocol, chunk type) pair that is not registered (strict reading).
     #[error("{loc}: unknown chunk type {protocol:?}/{chunk_type:?}")]
     UnknownChunkType {
@@ -155,14 +165,27 @@ pub enum Error {
         /// Why.
         reason: String,
     },
-    /// An I/O error on a named file.
-    #[error("{path}: I/O error: {source}")]
+    /// An I/O error on a named file. For an operating-system error the message names only its
+    /// kind: the system's own words (`File exists (os error 17)`) are the error's
+    /// [`source`](std::error::Error::source), so a report that prints the chain shows them once.
+    /// An error this library made up (a file that shrank, a remote store's answer) has no
+    /// system words, and its message is shown.
+    #[error("{path}: I/O error ({})", IoWords(source))]
     Io {
         /// The file.
         path: String,
         /// The cause.
         #[source]
         source: std::io::Error,
+    },
+    /// A recording file that is not a regular file (FIFO, socket, device, folder, symbolic
+    /// link): refused before anything is read from it or written to it.
+    #[error("{path}: is a {kind}, refused (a recording holds only regular files and folders)")]
+    NotRegularFile {
+        /// The file.
+        path: String,
+        /// What it is instead (`FIFO`, `symbolic link`, `folder`, …).
+        kind: &'static str,
     },
     /// The API was used in a way it does not support (e.g. writing after finish).
     #[error("usage: {0}")]
@@ -176,6 +199,7 @@ impl Error {
             Error::Malformed { loc, .. }
             | Error::Truncated { loc, .. }
             | Error::TooLarge { loc, .. }
+            | Error::TooMany { loc, .. }
             | Error::UnknownChunkType { loc, .. }
             | Error::Crc { loc, .. } => {
                 if loc.path.is_empty() {
@@ -186,6 +210,7 @@ impl Error {
             | Error::Signature { path, .. }
             | Error::KeyBinding { path, .. }
             | Error::Crypto { path, .. }
+            | Error::NotRegularFile { path, .. }
             | Error::Io { path, .. } => {
                 if path.is_empty() {
                     *path = file.to_string();
@@ -218,6 +243,7 @@ impl Error {
             Error::Malformed { loc, .. }
             | Error::Truncated { loc, .. }
             | Error::TooLarge { loc, .. }
+            | Error::TooMany { loc, .. }
             | Error::UnknownChunkType { loc, .. }
             | Error::Crc { loc, .. } => Some(loc),
             _ => None,
@@ -230,5 +256,40 @@ impl Error {
     }
 }
 
+/// How [`Error::Io`] describes its cause.
+struct IoWords<'a>(&'a std::io::Error);
+
+impl fmt::Display for IoWords<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.get_ref() {
+            Some(inner) => write!(f, "{}: {inner}", self.0.kind()),
+            None => write!(f, "{}", self.0.kind()),
+        }
+    }
+}
+
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Messages (issue 14): "File exists (os error 17): File exists (os error 17)" came from an
+    /// I/O error both displayed in the message and returned as its source.
+    #[test]
+    fn io_error_text_is_not_repeated_in_the_chain() {
+        let e = Error::io("sr_x.bsr", std::io::Error::from_raw_os_error(libc::EEXIST));
+        let mut chain = e.to_string();
+        let mut src = std::error::Error::source(&e);
+        while let Some(s) = src {
+            chain.push_str(&format!(": {s}"));
+            src = s.source();
+        }
+        assert_eq!(chain.matches("os error 17").count(), 1, "{chain}");
+        assert!(
+            chain.starts_with("sr_x.bsr: I/O error (entity already exists)"),
+            "{chain}"
+        );
+    }
+}

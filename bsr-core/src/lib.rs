@@ -3,30 +3,48 @@
 //! Byte-compatible reader and streaming writer for HashiCorp Boundary's session recording
 //! format (BSR). See `docs/FORMAT.md` in the repository for the complete byte layout.
 //!
-//! Layers, as in gimli-rs/object:
-//! * [`format`](mod@format): on-disk constants and field layouts;
-//! * [`chunk`]: the chunk codec (slice reader, sans-I/O push decoder, encoder);
-//! * [`ssh`]: the `BSSH` chunk types and their protobuf payloads;
-//! * [`kms`]: keys, wrapping, signatures and the key bindings;
-//! * [`checksum`], [`meta`]: `SHA256SUM`, `.meta` files, summaries, `session-meta.json`;
-//! * [`store`]: where recordings live (local folder, memory);
-//! * [`write`](mod@write): the streaming recording writer;
-//! * [`read`]: opening and navigating recordings, zero-copy;
-//! * [`recover`]: closing recordings left unfinished by a crash.
+//! Layers, as in gimli-rs/object, each in its own folder:
+//! * [`format`](mod@format): on-disk constants, field layouts, [`Timestamp`], the protobuf
+//!   messages, `SHA256SUM` lines and `.meta`/summary files (imports nothing else);
+//! * [`ssh`]: the `BSSH` chunk types and their protobuf payloads, and the session-program rule;
+//! * [`keys`]: keys, wrapping, signatures and the key bindings, attestation;
+//! * [`store`]: where recordings live (local folder, memory, S3 behind the feature `s3`);
+//! * [`read`]: opening and navigating recordings, decoding chunks (slice reader, push decoder,
+//!   streamed and memory-mapped files) and the chunk-structure rules, zero-copy;
+//! * [`write`](mod@write): the streaming recording writer, the chunk encoder, sealing a
+//!   container, and recovery of unfinished recordings.
+//!
+//! Nothing reaches up: `format` ← `ssh`, `keys`, `store` ← `read` ← `write`.
 #![deny(missing_docs)]
 
-pub mod checksum;
-pub mod chunk;
 pub mod error;
 pub mod format;
-pub mod kms;
-pub mod meta;
+pub mod keys;
 pub mod read;
-pub mod recover;
 pub mod ssh;
 pub mod store;
-mod time;
 pub mod write;
 
 pub use error::{Error, Location, Result};
 pub use format::{ContainerKind, Direction, Timestamp};
+
+// Old module paths, kept while the other crates move to the new ones (to be removed).
+#[doc(hidden)]
+pub use format::checksum;
+#[doc(hidden)]
+pub use format::meta;
+#[doc(hidden)]
+pub use keys as kms;
+#[doc(hidden)]
+pub use write::recover;
+
+/// Old path of the chunk codec: now [`format::chunk`], [`read::chunk`], [`read::decoder`],
+/// [`read::structure`] and [`write::chunk`].
+#[doc(hidden)]
+pub mod chunk {
+    pub use crate::format::chunk::*;
+    pub use crate::read::chunk::*;
+    pub use crate::read::decoder::*;
+    pub use crate::read::structure::*;
+    pub use crate::write::chunk::*;
+}

@@ -3,12 +3,13 @@
 //! no-panic / bounded-allocation properties on random and mutated input.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use bsr_core::chunk::{
-    ChunkEncoder, ChunkReader, Compression, StreamDecoder, decode_chunk, encode_raw,
-    validate_structure,
-};
+use bsr_core::format::Compression;
 use bsr_core::format::MAGIC;
 use bsr_core::read::ChunkStream;
+use bsr_core::read::chunk::{ChunkReader, decode_chunk};
+use bsr_core::read::decoder::StreamDecoder;
+use bsr_core::read::structure::validate_structure;
+use bsr_core::write::chunk::{ChunkEncoder, encode_raw};
 use bsr_core::{Direction, Error, Timestamp};
 use proptest::prelude::*;
 use std::path::PathBuf;
@@ -23,7 +24,7 @@ fn vectors() -> PathBuf {
 const T: Timestamp = Timestamp::new(0x6412_F3A7, 14);
 const T_DONE: Timestamp = Timestamp::new(0x6412_F3A7, 19);
 
-fn all(bytes: &[u8]) -> Vec<bsr_core::chunk::Chunk<'_>> {
+fn all(bytes: &[u8]) -> Vec<bsr_core::read::chunk::Chunk<'_>> {
     ChunkReader::without_magic(bytes)
         .collect::<Result<Vec<_>, _>>()
         .unwrap()

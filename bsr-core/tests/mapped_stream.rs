@@ -5,10 +5,11 @@
 //! is an I/O error, not a crash.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use bsr_core::chunk::{ChunkEncoder, Compression, encode_raw};
+use bsr_core::format::Compression;
 use bsr_core::format::{self, CHUNK_DATA, MAGIC, PROTOCOL_SSH};
 use bsr_core::read::{ChunkStream, STREAM_MAP_WINDOW};
 use bsr_core::store::{FsStore, MemStore, ReadStore};
+use bsr_core::write::chunk::{ChunkEncoder, encode_raw};
 use bsr_core::{Direction, Timestamp};
 use sha2::Digest;
 

@@ -1,6 +1,7 @@
 #![no_main]
 //! The push decoder must yield exactly what the slice reader yields, whatever the splits.
-use bsr_core::chunk::{ChunkReader, StreamDecoder};
+use bsr_core::read::chunk::ChunkReader;
+use bsr_core::read::decoder::StreamDecoder;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: (Vec<u8>, Vec<u8>)| {

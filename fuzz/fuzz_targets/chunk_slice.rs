@@ -1,5 +1,6 @@
 #![no_main]
-use bsr_core::chunk::{ChunkReader, validate_structure};
+use bsr_core::read::chunk::ChunkReader;
+use bsr_core::read::structure::validate_structure;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

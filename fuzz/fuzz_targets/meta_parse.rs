@@ -1,5 +1,5 @@
 #![no_main]
-use bsr_core::meta::*;
+use bsr_core::format::meta::*;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

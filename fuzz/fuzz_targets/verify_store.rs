@@ -35,8 +35,8 @@ fn base() -> &'static (MemStore, Vec<String>) {
     B.get_or_init(|| {
         let s = MemStore::new();
         let t = |ms: u64| Timestamp::new(1_700_000_000, (ms * 1_000_000) as u32);
-        let kek = bsr_core::kms::AeadWrapper::new([7; 32], "kek_fuzz").with_rng_seed([1; 32]);
-        let keys = bsr_core::kms::RecordingKeys::from_seed("s_fuzz000001", [2; 32]);
+        let kek = bsr_core::keys::AeadWrapper::new([7; 32], "kek_fuzz").with_rng_seed([1; 32]);
+        let keys = bsr_core::keys::RecordingKeys::from_seed("s_fuzz000001", [2; 32]);
         let w = bsr_core::write::SessionWriter::create(Arc::new(s.clone()), "", bsr_core::write::SessionOptions::new("sr_fuzz000001", "s_fuzz000001", t(0)), keys, &kek, None).unwrap();
         let c = w.new_connection("cr_fuzz000001", t(0)).unwrap();
         let mut ch = c.new_channel("chr_fuzz00001", "session", t(1)).unwrap();
@@ -51,7 +51,7 @@ fn base() -> &'static (MemStore, Vec<String>) {
 }
 
 fn opts() -> VerifyOptions {
-    VerifyOptions { trust: Trust { kek: Some(Arc::new(bsr_core::kms::AeadWrapper::new([7; 32], "kek_fuzz"))), recorder: None }, store_checksums: true, map_files: true, map_min_len: 0 }
+    VerifyOptions { trust: Trust { kek: Some(Arc::new(bsr_core::keys::AeadWrapper::new([7; 32], "kek_fuzz"))), recorder: None }, store_checksums: true, map_files: true, map_min_len: 0 }
 }
 
 const NAMES: &[&str] = &[

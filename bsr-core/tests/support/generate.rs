@@ -6,8 +6,8 @@
 //! them.
 #![allow(dead_code)]
 
-use bsr_core::chunk::Compression;
-use bsr_core::kms::{AeadWrapper, RecorderKey, RecordingKeys};
+use bsr_core::format::Compression;
+use bsr_core::keys::{AeadWrapper, RecorderKey, RecordingKeys};
 use bsr_core::ssh::*;
 use bsr_core::store::WriteStore;
 use bsr_core::write::{SessionOptions, SessionWriter, WriterOptions};
@@ -57,8 +57,8 @@ fn open(
 }
 
 /// A realistic `session-meta.json` (Boundary's field names), TEST DATA.
-pub fn session_meta(sess: &str) -> bsr_core::meta::SessionMeta {
-    use bsr_core::meta::{Scope, SessionMeta, User, Worker};
+pub fn session_meta(sess: &str) -> bsr_core::format::meta::SessionMeta {
+    use bsr_core::format::meta::{Scope, SessionMeta, User, Worker};
     SessionMeta {
         public_id: sess.to_string(),
         endpoint: "tcp://10.0.0.5:22".into(),

@@ -1,380 +1,9 @@
-//! Opening and navigating recordings.
-//!
-//! [`Recording`] opens a session container from any [`ReadStore`] and walks session →
-//! connections → channels through the `.meta` files. Data files come back as [`DataFile`]s whose
-//! bytes are a [`Bytes`] (a memory map for local folders, so iteration is zero copy); their chunks
-//! are iterated with [`ChunkReader`]. Reading needs no keys and checks nothing beyond what it
-//! parses: verification is a separate step (`bsr-verify`).
-//!
-//! Reading is lenient about what an unfinished recording lacks: a missing summary is `None`.
-//!
-//! ```
-//! # use bsr_core::store::MemStore;
-//! # use std::sync::Arc;
-//! use bsr_core::read::Recording;
-//! # fn demo(store: Arc<MemStore>) -> bsr_core::Result<()> {
-//! let rec = Recording::open(store, "sr_1234567890.bsr")?;
-//! for conn in rec.connections()? {
-//!     for chan in conn.channels()? {
-//!         let out = chan.messages(bsr_core::Direction::Outbound)?;
-//!         for chunk in out.chunks()? {
-//!             let chunk = chunk?;
-//!             if chunk.is_data() {
-//!                 println!("{} bytes at {:?}", chunk.data()?.len(), chunk.time);
-//!             }
-//!         }
-//!     }
-//! }
-//! # Ok(()) }
-//! ```
+//! [`ChunkStream`]: a `.data` file read chunk by chunk from any `Read`, or from a local file
+//! through a sliding memory map, with the CRC and SHA-256 computed in one pass.
 
-use crate::checksum::{self, ChecksumEntry};
-use crate::chunk::ChunkReader;
 use crate::error::{Error, Result};
-use crate::format::{self, ContainerKind, Direction};
-use crate::kms::SessionKeyFiles;
-use crate::meta::{
-    ChannelRecordingMeta, ChannelSummary, ConnectionRecordingMeta, ConnectionSummary, SessionMeta,
-    SessionRecordingMeta, SessionSummary,
-};
-use crate::store::{EntryKind, ReadStore, join};
-use bytes::Bytes;
-use std::sync::Arc;
-
-/// Largest `.meta`, summary, `session-meta.json` or key file read into memory.
-pub const MAX_SMALL_FILE: u64 = 16 * 1024 * 1024;
-/// Largest `SHA256SUM` read into memory.
-pub const MAX_CHECKSUM_FILE: u64 = 16 * 1024 * 1024;
-
-fn read_small(store: &dyn ReadStore, path: &str) -> Result<Vec<u8>> {
-    store.read_limited(path, MAX_SMALL_FILE)
-}
-
-fn exists(store: &dyn ReadStore, path: &str) -> bool {
-    store.size(path).is_ok()
-}
-
-/// Checks that `name` is `<id><suffix>` with a plain id, returning the id.
-pub fn container_id(name: &str, kind: ContainerKind) -> Option<&str> {
-    let id = name.strip_suffix(kind.dir_suffix())?;
-    let ok = !id.is_empty()
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    ok.then_some(id)
-}
-
-/// An opened session recording.
-#[derive(Debug, Clone)]
-pub struct Recording {
-    store: Arc<dyn ReadStore>,
-    dir: String,
-    meta: SessionRecordingMeta,
-}
-
-impl Recording {
-    /// Opens `<dir>` (a `*.bsr` folder) in `store` and parses its meta file.
-    pub fn open(store: Arc<dyn ReadStore>, dir: &str) -> Result<Self> {
-        crate::store::check_path(dir)?;
-        let path = join(dir, ContainerKind::Session.meta_file());
-        let meta = SessionRecordingMeta::parse(&read_small(&*store, &path)?, &path)?;
-        Ok(Recording {
-            store,
-            dir: dir.to_string(),
-            meta,
-        })
-    }
-
-    /// Opens a local `*.bsr` folder.
-    pub fn open_path(path: &std::path::Path) -> Result<Self> {
-        let parent = path.parent().unwrap_or_else(|| std::path::Path::new("."));
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .ok_or_else(|| Error::Usage(format!("{} is not a recording folder", path.display())))?;
-        Recording::open(Arc::new(crate::store::FsStore::new(parent)), &name)
-    }
-
-    /// Every `*.bsr` folder at or below `dir` (depth-first, sorted, symlinks skipped), up to
-    /// `max_depth` levels deep.
-    pub fn find_all(store: &dyn ReadStore, dir: &str, max_depth: usize) -> Result<Vec<String>> {
-        let mut out = Vec::new();
-        if dir.ends_with(format::SESSION_DIR_SUFFIX) {
-            out.push(dir.to_string());
-            return Ok(out);
-        }
-        let mut stack = vec![(dir.to_string(), 0usize)];
-        while let Some((d, depth)) = stack.pop() {
-            let mut subdirs = Vec::new();
-            for e in store.list(&d)? {
-                if e.kind != EntryKind::Dir {
-                    continue;
-                }
-                let p = join(&d, &e.name);
-                if e.name.ends_with(format::SESSION_DIR_SUFFIX) {
-                    out.push(p);
-                } else if depth < max_depth {
-                    subdirs.push((p, depth + 1));
-                }
-            }
-            stack.extend(subdirs.into_iter().rev());
-        }
-        out.sort();
-        Ok(out)
-    }
-
-    /// The store.
-    pub fn store(&self) -> &Arc<dyn ReadStore> {
-        &self.store
-    }
-    /// The folder in the store.
-    pub fn dir(&self) -> &str {
-        &self.dir
-    }
-    /// The session recording id (from the meta).
-    pub fn id(&self) -> &str {
-        &self.meta.id
-    }
-    /// The parsed `session-recording.meta`.
-    pub fn meta(&self) -> &SessionRecordingMeta {
-        &self.meta
-    }
-    /// `session-recording-summary.json`, or `None` if absent (unfinished recording).
-    pub fn summary(&self) -> Result<Option<SessionSummary>> {
-        let p = join(&self.dir, ContainerKind::Session.summary_file());
-        if !exists(&*self.store, &p) {
-            return Ok(None);
-        }
-        SessionSummary::parse(&read_small(&*self.store, &p)?, &p).map(Some)
-    }
-    /// `session-meta.json`, or `None` if absent.
-    pub fn session_meta(&self) -> Result<Option<SessionMeta>> {
-        let p = join(&self.dir, format::SESSION_META_FILE);
-        if !exists(&*self.store, &p) {
-            return Ok(None);
-        }
-        SessionMeta::parse(&read_small(&*self.store, &p)?, &p).map(Some)
-    }
-    /// The five key files, parsed.
-    pub fn key_files(&self) -> Result<SessionKeyFiles> {
-        let r = |n: &str| read_small(&*self.store, &join(&self.dir, n));
-        SessionKeyFiles::parse(
-            &r(format::PUB_KEY_FILE)?,
-            &r(format::WRAPPED_BSR_KEY_FILE)?,
-            &r(format::WRAPPED_PRIV_KEY_FILE)?,
-            &r(format::PUB_KEY_SELF_SIG_FILE)?,
-            &r(format::PUB_KEY_BSR_SIG_FILE)?,
-        )
-    }
-    /// The session container's `SHA256SUM` entries (`None` if absent).
-    pub fn checksums(&self) -> Result<Option<Vec<ChecksumEntry>>> {
-        read_checksums(&*self.store, &self.dir)
-    }
-    /// The connections listed in the meta, in order.
-    pub fn connections(&self) -> Result<Vec<ConnectionRecording>> {
-        self.meta
-            .connections
-            .iter()
-            .map(|name| ConnectionRecording::open(self.store.clone(), &join(&self.dir, name)))
-            .collect()
-    }
-    /// Whether the recording was finished (the session `SHA256SUM.sig` exists).
-    pub fn is_finished(&self) -> bool {
-        exists(&*self.store, &join(&self.dir, format::SIG_FILE))
-    }
-}
-
-/// The entries of `<dir>/SHA256SUM`, `None` if the file does not exist.
-pub fn read_checksums(store: &dyn ReadStore, dir: &str) -> Result<Option<Vec<ChecksumEntry>>> {
-    let p = join(dir, format::CHECKSUM_FILE);
-    if !exists(store, &p) {
-        return Ok(None);
-    }
-    let bytes = store.read_limited(&p, MAX_CHECKSUM_FILE)?;
-    checksum::parse(&bytes, &p).map(Some)
-}
-
-/// A connection container.
-#[derive(Debug, Clone)]
-pub struct ConnectionRecording {
-    store: Arc<dyn ReadStore>,
-    dir: String,
-    meta: ConnectionRecordingMeta,
-}
-
-impl ConnectionRecording {
-    /// Opens `<dir>` (a `*.connection` folder).
-    pub fn open(store: Arc<dyn ReadStore>, dir: &str) -> Result<Self> {
-        crate::store::check_path(dir)?;
-        let path = join(dir, ContainerKind::Connection.meta_file());
-        let meta = ConnectionRecordingMeta::parse(&read_small(&*store, &path)?, &path)?;
-        Ok(ConnectionRecording {
-            store,
-            dir: dir.to_string(),
-            meta,
-        })
-    }
-    /// The folder in the store.
-    pub fn dir(&self) -> &str {
-        &self.dir
-    }
-    /// The connection recording id.
-    pub fn id(&self) -> &str {
-        &self.meta.id
-    }
-    /// The parsed meta.
-    pub fn meta(&self) -> &ConnectionRecordingMeta {
-        &self.meta
-    }
-    /// The summary, `None` if absent.
-    pub fn summary(&self) -> Result<Option<ConnectionSummary>> {
-        let p = join(&self.dir, ContainerKind::Connection.summary_file());
-        if !exists(&*self.store, &p) {
-            return Ok(None);
-        }
-        ConnectionSummary::parse(&read_small(&*self.store, &p)?, &p).map(Some)
-    }
-    /// The channels listed in the meta, in order.
-    pub fn channels(&self) -> Result<Vec<ChannelRecording>> {
-        self.meta
-            .channels
-            .iter()
-            .map(|name| ChannelRecording::open(self.store.clone(), &join(&self.dir, name)))
-            .collect()
-    }
-    /// `requests-<dir>.data` of the connection.
-    pub fn requests(&self, d: Direction) -> Result<DataFile> {
-        DataFile::open(&*self.store, &join(&self.dir, format::requests_file(d)))
-    }
-}
-
-/// A channel container.
-#[derive(Debug, Clone)]
-pub struct ChannelRecording {
-    store: Arc<dyn ReadStore>,
-    dir: String,
-    meta: ChannelRecordingMeta,
-}
-
-impl ChannelRecording {
-    /// Opens `<dir>` (a `*.channel` folder).
-    pub fn open(store: Arc<dyn ReadStore>, dir: &str) -> Result<Self> {
-        crate::store::check_path(dir)?;
-        let path = join(dir, ContainerKind::Channel.meta_file());
-        let meta = ChannelRecordingMeta::parse(&read_small(&*store, &path)?, &path)?;
-        Ok(ChannelRecording {
-            store,
-            dir: dir.to_string(),
-            meta,
-        })
-    }
-    /// The store.
-    pub fn store(&self) -> &Arc<dyn ReadStore> {
-        &self.store
-    }
-    /// The folder in the store.
-    pub fn dir(&self) -> &str {
-        &self.dir
-    }
-    /// The channel recording id.
-    pub fn id(&self) -> &str {
-        &self.meta.id
-    }
-    /// The SSH channel type from the meta (`session`, `direct-tcpip`, …).
-    pub fn channel_type(&self) -> &str {
-        &self.meta.channel_type
-    }
-    /// The parsed meta.
-    pub fn meta(&self) -> &ChannelRecordingMeta {
-        &self.meta
-    }
-    /// The summary, `None` if absent.
-    pub fn summary(&self) -> Result<Option<ChannelSummary>> {
-        let p = join(&self.dir, ContainerKind::Channel.summary_file());
-        if !exists(&*self.store, &p) {
-            return Ok(None);
-        }
-        ChannelSummary::parse(&read_small(&*self.store, &p)?, &p).map(Some)
-    }
-    /// The channel's `SHA256SUM` entries, `None` if absent.
-    pub fn checksums(&self) -> Result<Option<Vec<ChecksumEntry>>> {
-        read_checksums(&*self.store, &self.dir)
-    }
-    /// `messages-<dir>.data`.
-    pub fn messages(&self, d: Direction) -> Result<DataFile> {
-        DataFile::open(&*self.store, &join(&self.dir, format::messages_file(d)))
-    }
-    /// `requests-<dir>.data`.
-    pub fn requests(&self, d: Direction) -> Result<DataFile> {
-        DataFile::open(&*self.store, &join(&self.dir, format::requests_file(d)))
-    }
-}
-
-/// A whole `.data` file in memory (mapped for local stores).
-#[derive(Debug, Clone)]
-pub struct DataFile {
-    path: String,
-    bytes: Bytes,
-}
-
-impl DataFile {
-    /// Reads (maps) `path`.
-    pub fn open(store: &dyn ReadStore, path: &str) -> Result<Self> {
-        let bytes = store.read_bytes(path)?;
-        Ok(DataFile {
-            path: path.to_string(),
-            bytes,
-        })
-    }
-    /// Wraps bytes that came from elsewhere.
-    pub fn from_bytes(path: &str, bytes: Bytes) -> Self {
-        DataFile {
-            path: path.to_string(),
-            bytes,
-        }
-    }
-    /// The path in its store.
-    pub fn path(&self) -> &str {
-        &self.path
-    }
-    /// The raw bytes.
-    pub fn bytes(&self) -> &Bytes {
-        &self.bytes
-    }
-    /// Iterates the chunks (zero copy). Errors name this file.
-    pub fn chunks(&self) -> Result<Chunks<'_>> {
-        let reader = ChunkReader::new(&self.bytes).map_err(|e| e.in_file(&self.path))?;
-        Ok(Chunks {
-            reader,
-            path: &self.path,
-        })
-    }
-    /// SHA-256 of the whole file.
-    pub fn sha256(&self) -> [u8; 32] {
-        use sha2::Digest;
-        sha2::Sha256::digest(&self.bytes).into()
-    }
-}
-
-/// Iterator over the chunks of a [`DataFile`]; errors carry the file's path.
-#[derive(Debug)]
-pub struct Chunks<'a> {
-    reader: ChunkReader<'a>,
-    path: &'a str,
-}
-
-impl<'a> Iterator for Chunks<'a> {
-    type Item = Result<crate::chunk::Chunk<'a>>;
-    fn next(&mut self) -> Option<Self::Item> {
-        self.reader
-            .next()
-            .map(|r| r.map_err(|e| e.in_file(self.path)))
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Streaming reader over any `Read`
-// ---------------------------------------------------------------------------------------------
+use crate::format;
+use crate::store::ReadStore;
 
 /// Bytes read from the source per `read` call.
 const STREAM_READ_SIZE: usize = 1024 * 1024;
@@ -437,10 +66,13 @@ impl MapSource {
         if now < self.len {
             return Err(Error::io(
                 path.to_string(),
-                std::io::Error::other(format!(
-                    "file shrank from {} to {now} bytes while being read",
-                    self.len
-                )),
+                std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "file shrank from {} to {now} bytes while being read",
+                        self.len
+                    ),
+                ),
             ));
         }
         let n = (self.len.saturating_sub(base)).min(STREAM_MAP_WINDOW as u64) as usize;
@@ -827,7 +459,7 @@ impl<R: std::io::Read> ChunkStream<R> {
     }
 
     /// The next chunk (CRC checked), `None` at a clean end of input.
-    pub fn next_chunk(&mut self) -> Result<Option<crate::chunk::Chunk<'_>>> {
+    pub fn next_chunk(&mut self) -> Result<Option<crate::read::chunk::Chunk<'_>>> {
         if !self.magic_done {
             self.check_magic()?;
         }
@@ -869,12 +501,13 @@ impl<R: std::io::Read> ChunkStream<R> {
         let at = *offset;
         let decoded = match (mapped.as_ref(), hasher.as_mut()) {
             // Map mode: the CRC and the hash in one pass over the chunk.
-            (Some(m), Some(h)) => {
-                crate::chunk::decode_chunk_crc_with(&win[*start..*end], at, *index, |covered| {
-                    crc_and_hash(m, h, hashed, at + format::LENGTH_SIZE as u64, covered)
-                })
-            }
-            _ => crate::chunk::decode_chunk(&win[*start..*end], at, *index),
+            (Some(m), Some(h)) => crate::read::chunk::decode_chunk_crc_with(
+                &win[*start..*end],
+                at,
+                *index,
+                |covered| crc_and_hash(m, h, hashed, at + format::LENGTH_SIZE as u64, covered),
+            ),
+            _ => crate::read::chunk::decode_chunk(&win[*start..*end], at, *index),
         };
         let (mut chunk, n) = match decoded {
             Ok(Some(x)) => x,
@@ -890,7 +523,7 @@ impl<R: std::io::Read> ChunkStream<R> {
         *index += 1;
         if chunk.is_head() {
             let h = chunk.header().map_err(|e| e.in_file(path))?;
-            *gzip = h.compression == crate::chunk::Compression::Gzip;
+            *gzip = h.compression == crate::format::Compression::Gzip;
         } else if !chunk.is_done() {
             chunk.compressed = *gzip;
         }

@@ -45,10 +45,9 @@ impl MetaFile {
                 continue;
             }
             if entries.len() >= MAX_META_LINES {
-                return Err(Error::TooLarge {
+                return Err(Error::TooMany {
                     loc: Location::at(here).in_file(path),
-                    what: "meta file lines",
-                    size: (i + 1) as u64,
+                    what: "lines in a meta file",
                     limit: MAX_META_LINES as u64,
                 });
             }
@@ -569,6 +568,24 @@ impl SessionMeta {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Messages (issue 14): "meta file lines of 100001 bytes exceeds the limit" counted lines
+    /// and called them bytes. Too many lines is stated as lines, with the file and offset.
+    #[test]
+    fn meta_line_limit_is_stated_in_lines() {
+        let text = "k: v\n".repeat(MAX_META_LINES + 1);
+        let e = MetaFile::parse(text.as_bytes(), "x.meta").unwrap_err();
+        let m = e.to_string();
+        assert!(matches!(e, Error::TooMany { limit, .. } if limit == MAX_META_LINES as u64));
+        assert_eq!(
+            m,
+            format!(
+                "x.meta @ byte {}: more than 100000 lines in a meta file",
+                5 * MAX_META_LINES
+            )
+        );
+        assert!(MetaFile::parse("k: v\n".repeat(MAX_META_LINES).as_bytes(), "x").is_ok());
+    }
 
     #[test]
     fn meta_lines() {

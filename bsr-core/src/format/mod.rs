@@ -1,7 +1,29 @@
 //! On-disk constants of the BSR format: magic, chunk field layout, limits, file names.
 //!
 //! Everything here is a fact of Boundary's format (see `docs/FORMAT.md`); nothing here reads or
-//! writes.
+//! writes on its own: the file-level codecs here (`SHA256SUM` lines, `.meta` files and summaries,
+//! protobuf messages) turn bytes into values and back, and leave the I/O to `read` and `write`.
+//!
+//! Imports: [`crate::error`] only. Every other module may import `format`.
+
+pub mod checksum;
+pub mod chunk;
+pub mod meta;
+pub mod pb;
+mod time;
+
+pub use chunk::{Compression, Header};
+
+/// The complete lines of a text file that may still be being written (a `.meta` file or
+/// `SHA256SUM` of an unfinished container): everything up to and including the last `\n`; a
+/// torn last line is dropped. Written once for recovery and the verifier.
+pub fn complete_lines(bytes: &[u8]) -> &[u8] {
+    match bytes.iter().rposition(|&b| b == b'\n') {
+        Some(i) => &bytes[..=i],
+        None => &[],
+    }
+}
+pub use time::Timestamp;
 
 /// The 8-byte magic at the start of every `.data` file: `\x89BSR\r\n\x1a\n`.
 pub const MAGIC: [u8; 8] = [0x89, b'B', b'S', b'R', 0x0D, 0x0A, 0x1A, 0x0A];
@@ -33,6 +55,8 @@ pub const MAX_DECOMPRESSED_LENGTH: usize = 6_400_000;
 pub const MAX_PACKET_SIZE: usize = 256 * 1024;
 /// Largest nanoseconds value in a timestamp.
 pub const MAX_NANOS: u32 = 999_999_999;
+/// The last second an RFC 3339 time (and so a summary) can hold: 9999-12-31T23:59:59Z.
+pub const MAX_RFC3339_SECS: u64 = 253_402_300_799;
 
 /// HEAD chunk type.
 pub const CHUNK_HEAD: [u8; 4] = *b"HEAD";
@@ -194,55 +218,5 @@ pub fn data_file_direction(name: &str) -> Option<Direction> {
         Some(Direction::Outbound)
     } else {
         None
-    }
-}
-
-/// A timestamp as stored in a chunk: seconds since the Unix epoch and nanoseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct Timestamp {
-    /// Seconds since 1970-01-01T00:00:00Z.
-    pub secs: u64,
-    /// Nanoseconds, 0..=999_999_999.
-    pub nanos: u32,
-}
-
-impl Timestamp {
-    /// New timestamp (nanos must be ≤ 999 999 999 to be encodable).
-    pub const fn new(secs: u64, nanos: u32) -> Self {
-        Timestamp { secs, nanos }
-    }
-    /// The current system time (times before 1970 clamp to 0).
-    pub fn now() -> Self {
-        let d = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        Timestamp {
-            secs: d.as_secs(),
-            nanos: d.subsec_nanos(),
-        }
-    }
-    /// Nanoseconds since the epoch, as i128 (never overflows).
-    pub fn as_nanos(self) -> i128 {
-        self.secs as i128 * 1_000_000_000 + self.nanos as i128
-    }
-    /// From nanoseconds since the epoch (negative clamps to 0).
-    pub fn from_nanos(n: i128) -> Self {
-        if n <= 0 {
-            return Timestamp::default();
-        }
-        let secs = (n / 1_000_000_000).min(u64::MAX as i128) as u64;
-        Timestamp {
-            secs,
-            nanos: (n % 1_000_000_000) as u32,
-        }
-    }
-    /// RFC 3339 in UTC with nanoseconds trimmed of trailing zeros (Go's `RFC3339Nano`,
-    /// the format of `time.Time` in Boundary's summary JSON).
-    pub fn to_rfc3339(self) -> String {
-        crate::time::format_rfc3339_nano(self)
-    }
-    /// Parse RFC 3339 (any offset, any number of fraction digits up to 9).
-    pub fn parse_rfc3339(s: &str) -> Option<Self> {
-        crate::time::parse_rfc3339(s)
     }
 }

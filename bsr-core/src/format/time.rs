@@ -1,11 +1,61 @@
-//! RFC 3339 formatting compatible with Go's `time.Time` JSON encoding.
+//! [`Timestamp`], the time of a chunk, and its RFC 3339 form (compatible with Go's `time.Time`
+//! JSON encoding).
 
-use crate::format::Timestamp;
 use chrono::{DateTime, Datelike, Timelike, Utc};
+
+/// A timestamp as stored in a chunk: seconds since the Unix epoch and nanoseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Timestamp {
+    /// Seconds since 1970-01-01T00:00:00Z.
+    pub secs: u64,
+    /// Nanoseconds, 0..=999_999_999.
+    pub nanos: u32,
+}
+
+impl Timestamp {
+    /// New timestamp (nanos must be ≤ 999 999 999 to be encodable).
+    pub const fn new(secs: u64, nanos: u32) -> Self {
+        Timestamp { secs, nanos }
+    }
+    /// The current system time (times before 1970 clamp to 0).
+    pub fn now() -> Self {
+        let d = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Timestamp {
+            secs: d.as_secs(),
+            nanos: d.subsec_nanos(),
+        }
+    }
+    /// Nanoseconds since the epoch, as i128 (never overflows).
+    pub fn as_nanos(self) -> i128 {
+        self.secs as i128 * 1_000_000_000 + self.nanos as i128
+    }
+    /// From nanoseconds since the epoch (negative clamps to 0).
+    pub fn from_nanos(n: i128) -> Self {
+        if n <= 0 {
+            return Timestamp::default();
+        }
+        let secs = (n / 1_000_000_000).min(u64::MAX as i128) as u64;
+        Timestamp {
+            secs,
+            nanos: (n % 1_000_000_000) as u32,
+        }
+    }
+    /// RFC 3339 in UTC with nanoseconds trimmed of trailing zeros (Go's `RFC3339Nano`,
+    /// the format of `time.Time` in Boundary's summary JSON).
+    pub fn to_rfc3339(self) -> String {
+        format_rfc3339_nano(self)
+    }
+    /// Parse RFC 3339 (any offset, any number of fraction digits up to 9).
+    pub fn parse_rfc3339(s: &str) -> Option<Self> {
+        parse_rfc3339(s)
+    }
+}
 
 /// Go's `RFC3339Nano` in UTC: `2023-09-19T15:05:39.343307163Z`, trailing zeros of the
 /// fraction trimmed, no fraction at all for whole seconds.
-pub(crate) fn format_rfc3339_nano(t: Timestamp) -> String {
+fn format_rfc3339_nano(t: Timestamp) -> String {
     let secs = i64::try_from(t.secs).unwrap_or(i64::MAX);
     let dt = DateTime::<Utc>::from_timestamp(secs, t.nanos.min(999_999_999))
         .unwrap_or(DateTime::<Utc>::MAX_UTC);
@@ -29,7 +79,7 @@ pub(crate) fn format_rfc3339_nano(t: Timestamp) -> String {
 }
 
 /// Parse RFC 3339 with any offset; returns `None` for anything else or pre-1970 times.
-pub(crate) fn parse_rfc3339(s: &str) -> Option<Timestamp> {
+fn parse_rfc3339(s: &str) -> Option<Timestamp> {
     let dt = DateTime::parse_from_rfc3339(s).ok()?;
     let secs = u64::try_from(dt.timestamp()).ok()?;
     Some(Timestamp {

@@ -5,8 +5,8 @@
 
 use anyhow::Context;
 use bsr_core::kms::{AeadWrapper, KeyWrapper, RecorderTrust};
-use bsr_verify::report::{Severity, Verdict};
-use bsr_verify::target::{S3Flags, resolve};
+use bsr_verify::report::{Severity, Verdict, escape_controls};
+use bsr_verify::target::{S3Flags, Target, resolve};
 use bsr_verify::{Report, Trust, VerifyOptions, verify_many};
 use clap::{Args, Parser, Subcommand};
 use std::io::Write;
@@ -34,13 +34,11 @@ struct Cli {
 enum Cmd {
     /// Verify recordings (the default when no subcommand is given).
     Verify(VerifyArgs),
-    /// Close and sign a recording left unfinished by a crash (local folders only).
+    /// Moved to `bsr-recover` (the verifier is read-only).
+    #[command(hide = true)]
     Recover {
-        /// The unfinished `*.bsr` folder.
-        recording: PathBuf,
-        /// AEAD key-encryption key file: unwraps the recording's private key.
-        #[arg(long)]
-        kek: PathBuf,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
     },
     /// One JSON object of session facts per recording (JSON lines).
     Facts(FactsArgs),
@@ -151,15 +149,13 @@ fn jobs_or_cores(jobs: Option<usize>) -> usize {
 fn trust_from(args: &TrustArgs) -> anyhow::Result<Trust> {
     let kek: Option<Arc<dyn KeyWrapper>> = match &args.kek {
         Some(p) => Some(Arc::new(
-            AeadWrapper::from_kek_file(p)
-                .with_context(|| format!("reading KEK {}", p.display()))?,
+            AeadWrapper::from_kek_file(p).map_err(|e| anyhow::anyhow!("--kek: {e}"))?,
         )),
         None => None,
     };
     let recorder = match &args.recorder_key {
         Some(p) => Some(Arc::new(
-            RecorderTrust::from_file(p)
-                .with_context(|| format!("reading recorder key {}", p.display()))?,
+            RecorderTrust::from_file(p).map_err(|e| anyhow::anyhow!("--recorder-key: {e}"))?,
         )),
         None => None,
     };
@@ -185,10 +181,15 @@ fn print_human(
         .filter(|p| p.severity == Severity::Error)
         .count();
     let warns = r.problems.len() - errors;
+    let recovered = if r.recovered {
+        " [recovered after a crash: closed by bsr-recover, not by the recorder]"
+    } else {
+        ""
+    };
     writeln!(
         out,
-        "{}: {} [trust: {}] ({} error(s), {} warning(s); {} containers, {} files, {} bytes, {} chunks)",
-        r.location,
+        "{}: {}{recovered} [trust: {}] ({} error(s), {} warning(s); {} containers, {} files, {} bytes, {} chunks)",
+        escape_controls(&r.location),
         r.verdict.describe(),
         r.trust.mode,
         errors,
@@ -198,6 +199,26 @@ fn print_human(
         r.stats.bytes,
         r.stats.chunks
     )
+}
+
+/// Says on stderr what a target holds that will not be looked at: no recordings at all, or
+/// skipped symbolic links. Returns false when there was any (the run then cannot pass).
+fn report_unseen(spec: &str, target: &Target) -> bool {
+    for s in &target.skipped {
+        eprintln!(
+            "bsr-verify: error: {}: skipped: {}",
+            escape_controls(&s.location),
+            s.reason
+        );
+    }
+    if target.recordings.is_empty() {
+        eprintln!(
+            "bsr-verify: error: {}: no recordings (*.bsr folders) found",
+            escape_controls(spec)
+        );
+        return false;
+    }
+    target.skipped.is_empty()
 }
 
 fn run_verify(a: VerifyArgs) -> anyhow::Result<i32> {
@@ -222,8 +243,7 @@ fn run_verify(a: VerifyArgs) -> anyhow::Result<i32> {
     let mut total = 0u64;
     for spec in &a.targets {
         let target = resolve(spec, &s3)?;
-        if target.recordings.is_empty() {
-            eprintln!("{spec}: no recordings (*.bsr folders) found");
+        if !report_unseen(spec, &target) {
             worst = Some(worst.map_or(Verdict::Error, |w| {
                 if w.rank() >= Verdict::Error.rank() {
                     w
@@ -231,6 +251,8 @@ fn run_verify(a: VerifyArgs) -> anyhow::Result<i32> {
                     Verdict::Error
                 }
             }));
+        }
+        if target.recordings.is_empty() {
             continue;
         }
         let pb = indicatif::ProgressBar::with_draw_target(
@@ -251,7 +273,7 @@ fn run_verify(a: VerifyArgs) -> anyhow::Result<i32> {
         verify_many(&*target.store, &target.recordings, &opts, jobs, |r| {
             pb.inc(1);
             total += 1;
-            *counts.entry(verdict_key(r.verdict)).or_default() += 1;
+            *counts.entry(r.verdict.key()).or_default() += 1;
             worst = Some(match worst {
                 Some(w) if w.rank() >= r.verdict.rank() => w,
                 _ => r.verdict,
@@ -289,16 +311,6 @@ fn run_verify(a: VerifyArgs) -> anyhow::Result<i32> {
     Ok(code)
 }
 
-fn verdict_key(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Authentic => "authentic",
-        Verdict::Unauthenticated => "unauthenticated",
-        Verdict::Incomplete => "incomplete",
-        Verdict::Invalid => "invalid",
-        Verdict::Error => "error",
-    }
-}
-
 fn parse_time(s: &Option<String>, flag: &str) -> anyhow::Result<Option<bsr_core::Timestamp>> {
     match s {
         None => Ok(None),
@@ -313,7 +325,7 @@ fn parse_time(s: &Option<String>, flag: &str) -> anyhow::Result<Option<bsr_core:
 }
 
 fn run_facts(a: FactsArgs, events: bool) -> anyhow::Result<i32> {
-    use bsr_verify::facts::{Filter, analyze};
+    use bsr_verify::facts::{Filter, verify_and_analyze};
     let filter = Filter {
         since: parse_time(&a.since, "since")?,
         until: parse_time(&a.until, "until")?,
@@ -321,6 +333,9 @@ fn run_facts(a: FactsArgs, events: bool) -> anyhow::Result<i32> {
         target: a.target.clone(),
         kinds: a.kind.clone(),
     };
+    filter
+        .check_kinds()
+        .map_err(|e| anyhow::anyhow!("--kind: {e}"))?;
     let opts = VerifyOptions {
         trust: trust_from(&a.trust)?,
         store_checksums: true,
@@ -334,20 +349,41 @@ fn run_facts(a: FactsArgs, events: bool) -> anyhow::Result<i32> {
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    let mut left_out = 0u64;
+    let (mut left_out, mut unseen) = (0u64, false);
     for spec in &a.targets {
         let target = resolve(spec, &s3)?;
+        unseen |= !report_unseen(spec, &target);
         let store = target.store.clone();
         let mut err: Option<anyhow::Error> = None;
         bsr_verify::verify::map_many(
             &target.recordings,
             jobs,
-            |dir| {
-                let report = (!a.no_verify).then(|| bsr_verify::verify(&*store, dir, &opts));
-                analyze(store.clone(), dir, report.as_ref())
-            },
+            |dir| verify_and_analyze(store.clone(), dir, (!a.no_verify).then_some(&opts)),
             |(facts, evs)| {
-                if err.is_some() || !filter.matches_facts(&facts) {
+                if err.is_some() {
+                    return;
+                }
+                // A recording that could not be read (in whole or in part) is never dropped in
+                // silence: what could not be read is named on stderr, and the exit is non-zero.
+                if !facts.read_errors.is_empty() {
+                    left_out += 1;
+                    let loc = escape_controls(&facts.location);
+                    if let Some(why) = &facts.unreadable {
+                        let what = if events { ", no events" } else { "" };
+                        let why = escape_controls(why);
+                        eprintln!(
+                            "bsr-verify: error: {loc}: the recording cannot be read{what}: {why}"
+                        );
+                    } else {
+                        for e in &facts.read_errors {
+                            eprintln!("bsr-verify: error: {loc}: {}", escape_controls(e));
+                        }
+                    }
+                    if events && facts.unreadable.is_some() {
+                        return;
+                    }
+                }
+                if !filter.matches_facts(&facts) {
                     return;
                 }
                 if a.verified_only && facts.verification.as_ref().is_none_or(|v| v.exit_code != 0) {
@@ -360,7 +396,7 @@ fn run_facts(a: FactsArgs, events: bool) -> anyhow::Result<i32> {
                         });
                     eprintln!(
                         "bsr-verify: warning: {} left out (--verified-only): {why}",
-                        facts.location
+                        escape_controls(&facts.location)
                     );
                     return;
                 }
@@ -386,7 +422,13 @@ fn run_facts(a: FactsArgs, events: bool) -> anyhow::Result<i32> {
         }
     }
     out.flush()?;
-    Ok(if left_out > 0 { 1 } else { 0 })
+    Ok(if unseen {
+        2
+    } else if left_out > 0 {
+        1
+    } else {
+        0
+    })
 }
 
 fn main() {
@@ -394,20 +436,11 @@ fn main() {
     let res = match cli.cmd {
         Some(Cmd::Verify(a)) => run_verify(a),
         None => run_verify(cli.verify),
-        Some(Cmd::Recover { recording, kek }) => (|| -> anyhow::Result<i32> {
-            let wrapper = AeadWrapper::from_kek_file(&kek)
-                .with_context(|| format!("reading KEK {}", kek.display()))?;
-            let r = bsr_core::recover::recover(&recording, &wrapper, bsr_core::Timestamp::now())?;
-            println!("{}", serde_json::to_string_pretty(&r)?);
-            eprintln!(
-                "recovered {}: {} container(s) closed, {} file(s) cut, {} complete chunk(s) kept",
-                recording.display(),
-                r.containers.len(),
-                r.truncated_files.len(),
-                r.kept_chunks
-            );
-            Ok(0)
-        })(),
+        Some(Cmd::Recover { args }) => Err(anyhow::anyhow!(
+            "`recover` writes, and the verifier is read-only: it moved to the separate tool \
+             `bsr-recover` (run: bsr-recover {})",
+            escape_controls(&args.join(" "))
+        )),
         Some(Cmd::Facts(a)) => run_facts(a, false),
         Some(Cmd::Events(a)) => run_facts(a, true),
     };

@@ -20,6 +20,10 @@ pub enum Verdict {
     Incomplete,
     /// Tampered, corrupt or invalid. Exit code 1.
     Invalid,
+    /// Intact as far as its own signatures go, but its keys do not match a trust anchor that
+    /// was given (`--kek` or `--recorder-key`): a wrong key, or a recording signed by someone
+    /// else. Not authentic. Exit code 1.
+    KeyMismatch,
     /// The recording could not be read (I/O error, store unreachable). Exit code 2.
     Error,
 }
@@ -29,7 +33,7 @@ impl Verdict {
     pub fn exit_code(self) -> i32 {
         match self {
             Verdict::Authentic => 0,
-            Verdict::Invalid => 1,
+            Verdict::Invalid | Verdict::KeyMismatch => 1,
             Verdict::Error => 2,
             Verdict::Unauthenticated => 3,
             Verdict::Incomplete => 4,
@@ -43,7 +47,8 @@ impl Verdict {
             Verdict::Unauthenticated => 1,
             Verdict::Incomplete => 2,
             Verdict::Error => 3,
-            Verdict::Invalid => 4,
+            Verdict::KeyMismatch => 4,
+            Verdict::Invalid => 5,
         }
     }
 
@@ -55,6 +60,19 @@ impl Verdict {
             Verdict::Incomplete => "incomplete (unfinished recording)",
             Verdict::Invalid => "INVALID (tampered, corrupt or malformed)",
             Verdict::Error => "could not be verified (I/O error)",
+            Verdict::KeyMismatch => "NOT AUTHENTIC (does not match the given key)",
+        }
+    }
+
+    /// Stable machine name (as serialized): `authentic`, `key_mismatch`, …
+    pub fn key(self) -> &'static str {
+        match self {
+            Verdict::Authentic => "authentic",
+            Verdict::Unauthenticated => "unauthenticated",
+            Verdict::Incomplete => "incomplete",
+            Verdict::Invalid => "invalid",
+            Verdict::KeyMismatch => "key_mismatch",
+            Verdict::Error => "error",
         }
     }
 }
@@ -67,6 +85,8 @@ pub enum Class {
     Integrity,
     /// A signature or key binding does not verify.
     Authentication,
+    /// The recording's keys do not match a given trust anchor (`--kek`, `--recorder-key`).
+    KeyMismatch,
     /// Bytes that do not follow the format.
     Malformed,
     /// Files or containers missing, unlisted, misplaced or inconsistent with each other.
@@ -114,14 +134,14 @@ impl std::fmt::Display for Problem {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        write!(f, "{sev}: {}", self.path)?;
+        write!(f, "{sev}: {}", escape_controls(&self.path))?;
         if let Some(o) = self.offset {
             write!(f, " @ byte {o}")?;
         }
         if let Some(c) = self.chunk {
             write!(f, " (chunk {c})")?;
         }
-        write!(f, ": [{}] {}", self.code, self.message)
+        write!(f, ": [{}] {}", self.code, escape_controls(&self.message))
     }
 }
 
@@ -148,8 +168,74 @@ pub struct TrustReport {
     pub kms_binding: Check,
     /// The recorder attestation (`--recorder-key`).
     pub recorder_attestation: Check,
-    /// `kms`, `recorder`, `kms+recorder` or `none`: what established authenticity.
-    pub mode: &'static str,
+    /// What established authenticity (`kms`, `recorder`, `kms+recorder` or `none`).
+    pub mode: TrustMode,
+}
+
+/// What established a recording's authenticity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Hash)]
+pub enum TrustMode {
+    /// Nothing: no anchor was given, or none passed.
+    #[serde(rename = "none")]
+    None,
+    /// The KMS binding (`--kek`).
+    #[serde(rename = "kms")]
+    Kms,
+    /// The recorder attestation (`--recorder-key`).
+    #[serde(rename = "recorder")]
+    Recorder,
+    /// Both.
+    #[serde(rename = "kms+recorder")]
+    KmsRecorder,
+}
+
+impl TrustMode {
+    /// `none`, `kms`, `recorder` or `kms+recorder`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrustMode::None => "none",
+            TrustMode::Kms => "kms",
+            TrustMode::Recorder => "recorder",
+            TrustMode::KmsRecorder => "kms+recorder",
+        }
+    }
+
+    /// Whether an anchor established authenticity.
+    pub fn established(self) -> bool {
+        self != TrustMode::None
+    }
+}
+
+impl std::fmt::Display for TrustMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for TrustMode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// `s` with every control character (C0, DEL, C1) and bidirectional override escaped
+/// (`\n`, `\u{1b}`, …), for terminals and logs: a file name or value from a recording can
+/// neither forge a line nor send escape sequences.
+pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
+    let bad =
+        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !s.chars().any(bad) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if bad(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Status of one file.

@@ -66,10 +66,13 @@ fn baseline_is_authentic_under_each_trust_anchor() {
         verify(&s, REC, &VerifyOptions::default()).verdict,
         Verdict::Unauthenticated
     );
-    // A wrong KEK is an authentication failure.
+    // A wrong KEK is an authentication failure: not authentic (exit 1), reported as a key
+    // that does not match rather than as tampering (issue 14).
     let mut o = trusted();
     o.trust.kek = Some(Arc::new(AeadWrapper::new([9u8; 32], "other")));
-    assert_eq!(verify(&s, REC, &o).verdict, Verdict::Invalid);
+    let r = verify(&s, REC, &o);
+    assert_eq!(r.verdict, Verdict::KeyMismatch);
+    assert_eq!(r.exit_code, 1);
 }
 
 #[test]

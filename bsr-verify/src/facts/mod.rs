@@ -1,19 +1,25 @@
 //! Session facts and audit events for SIEMs (schema in `docs/EVENTS.md`).
 //!
-//! [`analyze`] reads a recording once and returns its [`Facts`] (one JSON object) and its
+//! [`verify_and_analyze`] verifies a recording and reads and returns its [`Facts`] (one JSON object) and its
 //! time-ordered audit [`Event`]s (Teleport-style names); the CLI prints either. Both read only
 //! metadata and the
 //! request files (never the channel data), through the same stores as verification, and both
 //! carry the verification verdict when one was computed.
 
 use crate::report::{Report, Severity};
-use bsr_core::format::{self, ContainerKind, Direction, Timestamp};
-use bsr_core::read::{ChunkStream, Recording};
-use bsr_core::ssh::Request;
+use crate::verify::{Seen, VerifyOptions, verify_keeping};
+use bsr_core::format::{self, Direction, Timestamp};
+use bsr_core::read::{ChannelRecording, Recording};
 use bsr_core::store::{ReadStore, join};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
+
+mod filter;
+mod requests;
+
+pub use filter::{EVENT_KINDS, Filter};
+use requests::{EventBuilder, request_events};
 
 /// Largest `session-meta.json` read.
 const MAX_META: u64 = 16 * 1024 * 1024;
@@ -52,7 +58,7 @@ impl VerificationSummary {
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default(),
             exit_code: r.exit_code,
-            trust_mode: r.trust.mode,
+            trust_mode: r.trust.mode.as_str(),
             errors,
             warnings: r.problems.len() - errors,
             first_error: r
@@ -228,6 +234,23 @@ pub struct Facts {
     pub recovered: bool,
     /// Verification, when it ran.
     pub verification: Option<VerificationSummary>,
+    /// Why the recording could not be opened at all (no or a garbage
+    /// `session-recording.meta`): its facts are then only what the folder name gives, and it
+    /// has no events. Not serialized; the CLI reports it on stderr with a non-zero exit.
+    #[serde(skip)]
+    pub unreadable: Option<String>,
+    /// The entries of `errors` that are read or decoding errors of this tool (not the
+    /// summaries' own `Errors`): the CLI reports them on stderr with a non-zero exit.
+    #[serde(skip)]
+    pub read_errors: Vec<String>,
+}
+
+impl Facts {
+    /// Records an error reading the recording (in `errors` and `read_errors`).
+    pub fn read_error(&mut self, e: String) {
+        self.errors.push(e.clone());
+        self.read_errors.push(e);
+    }
 }
 
 fn ts(t: Timestamp) -> String {
@@ -238,50 +261,44 @@ fn ns(t: Timestamp) -> u128 {
     t.as_nanos().max(0) as u128
 }
 
+/// Verifies the recording (unless `opts` is `None`) and reads its facts and events, reusing
+/// the summaries that verification already read (each is read once).
+pub fn verify_and_analyze(
+    store: Arc<dyn ReadStore>,
+    dir: &str,
+    opts: Option<&VerifyOptions>,
+) -> (Facts, Vec<Event>) {
+    match opts {
+        Some(o) => {
+            let (report, seen) = verify_keeping(&*store, dir, o);
+            analyze_with(store, dir, Some(&report), &seen)
+        }
+        None => analyze_with(store, dir, None, &Seen::default()),
+    }
+}
+
 /// Reads the facts and events of a recording together (one pass over the metadata and the
-/// request files).
+/// request files), carrying the verdict of `report` when one was computed.
 pub fn analyze(
     store: Arc<dyn ReadStore>,
     dir: &str,
     report: Option<&Report>,
 ) -> (Facts, Vec<Event>) {
+    analyze_with(store, dir, report, &Seen::default())
+}
+
+/// Reads the facts and events of a recording together (one pass over the metadata and the
+/// request files); summaries found in `seen` (from [`verify_keeping`]) are not read again.
+pub fn analyze_with(
+    store: Arc<dyn ReadStore>,
+    dir: &str,
+    report: Option<&Report>,
+    seen: &Seen,
+) -> (Facts, Vec<Event>) {
     let ident = identity(&*store, dir);
     let verification = report.map(VerificationSummary::from_report);
     let verdict = verification.as_ref().map(|v| v.verdict.clone());
-    let rid_guess = dir
-        .rsplit('/')
-        .next()
-        .unwrap_or(dir)
-        .trim_end_matches(format::SESSION_DIR_SUFFIX)
-        .to_string();
-    let mut f = Facts {
-        schema: "bsr-facts/v1",
-        recording_id: rid_guess.clone(),
-        location: store.describe(dir),
-        session_id: ident.session_id.clone(),
-        user: json!({"id": ident.user_id, "name": ident.user_name}),
-        target: json!({"id": ident.target_id, "name": ident.target_name, "scope": ident.target_scope}),
-        host: json!({"id": ident.host_id, "address": ident.host_address}),
-        port: ident.port,
-        worker: ident.worker_id.clone(),
-        endpoint: ident.endpoint.clone(),
-        client_address: None,
-        start: None,
-        end: None,
-        duration_seconds: None,
-        connections: 0,
-        channels: 0,
-        bytes_up: 0,
-        bytes_down: 0,
-        session_programs: Vec::new(),
-        commands: Vec::new(),
-        exit_statuses: Vec::new(),
-        exit_signals: Vec::new(),
-        errors: Vec::new(),
-        ended_cleanly: false,
-        recovered: store.size(&join(dir, format::RECOVERY_MARKER_FILE)).is_ok(),
-        verification,
-    };
+    let mut f = empty_facts(&*store, dir, &ident, verification);
     let mut ev: Vec<Event> = Vec::new();
     let base = |name: &'static str,
                 t: Timestamp,
@@ -305,7 +322,8 @@ pub fn analyze(
     let rec = match Recording::open(store.clone(), dir) {
         Ok(r) => r,
         Err(e) => {
-            f.errors.push(e.to_string());
+            f.read_error(e.to_string());
+            f.unreadable = Some(e.to_string());
             return (f, ev);
         }
     };
@@ -313,7 +331,11 @@ pub fn analyze(
     f.ended_cleanly = rec.is_finished() && !f.recovered;
     let mut start = None::<Timestamp>;
     let mut end = None::<Timestamp>;
-    match rec.summary() {
+    let session_summary = match &seen.session_summary {
+        Some(s) => Ok(Some(s.clone())),
+        None => rec.summary(),
+    };
+    match session_summary {
         Ok(Some(sum)) => {
             start = Some(sum.start_time);
             end = Some(sum.end_time);
@@ -322,19 +344,23 @@ pub fn analyze(
             }
         }
         Ok(None) => {}
-        Err(e) => f.errors.push(e.to_string()),
+        Err(e) => f.read_error(e.to_string()),
     }
     let conns = match rec.connections() {
         Ok(c) => c,
         Err(e) => {
-            f.errors.push(e.to_string());
+            f.read_error(e.to_string());
             Vec::new()
         }
     };
     f.connections = conns.len() as u64;
     for conn in &conns {
         let cid = conn.id().to_string();
-        if let Ok(Some(cs)) = conn.summary() {
+        let cs = match seen.connection_summaries.get(conn.dir()) {
+            Some(s) => Ok(Some(s.clone())),
+            None => conn.summary(),
+        };
+        if let Ok(Some(cs)) = cs {
             start = Some(start.map_or(cs.start_time, |s| s.min(cs.start_time)));
             end = Some(end.map_or(cs.end_time, |e| e.max(cs.end_time)));
             let mut m = Map::new();
@@ -373,75 +399,19 @@ pub fn analyze(
                 &base,
                 &mut ev,
                 &mut f,
+                seen,
             );
         }
         let chans = match conn.channels() {
             Ok(c) => c,
             Err(e) => {
-                f.errors.push(e.to_string());
+                f.read_error(e.to_string());
                 continue;
             }
         };
         f.channels += chans.len() as u64;
         for ch in &chans {
-            let chid = ch.id().to_string();
-            let mut program = ch.channel_type().to_string();
-            if let Ok(Some(s)) = ch.summary() {
-                f.bytes_up += s.bytes_up;
-                f.bytes_down += s.bytes_down;
-                let mut m = Map::new();
-                m.insert("channel_type".into(), json!(s.channel_type));
-                ev.push(base(
-                    "channel.open",
-                    s.start_time,
-                    ch.dir(),
-                    Some(&cid),
-                    Some(&chid),
-                    m,
-                ));
-                for (dir_name, bytes) in [("inbound", s.bytes_up), ("outbound", s.bytes_down)] {
-                    let mut m = Map::new();
-                    m.insert("direction".into(), json!(dir_name));
-                    m.insert("bytes".into(), json!(bytes));
-                    ev.push(base(
-                        "session.data",
-                        s.end_time,
-                        ch.dir(),
-                        Some(&cid),
-                        Some(&chid),
-                        m,
-                    ));
-                }
-                ev.push(base(
-                    "channel.close",
-                    s.end_time,
-                    ch.dir(),
-                    Some(&cid),
-                    Some(&chid),
-                    Map::new(),
-                ));
-                program = match s.session_program.as_str() {
-                    "exec" => format!("{}/exec:{}", s.channel_type, s.exec_program),
-                    "subsystem" => format!("{}/subsystem:{}", s.channel_type, s.subsystem_name),
-                    "shell" | "none" => format!("{}/{}", s.channel_type, s.session_program),
-                    _ => s.channel_type.clone(),
-                };
-            }
-            f.session_programs.push(program);
-            for d in [Direction::Inbound, Direction::Outbound] {
-                let p = join(ch.dir(), format::requests_file(d));
-                request_events(
-                    &*store,
-                    &p,
-                    d,
-                    ch.dir(),
-                    Some(&cid),
-                    Some(&chid),
-                    &base,
-                    &mut ev,
-                    &mut f,
-                );
-            }
+            channel_events(&*store, ch, &cid, &base, &mut ev, &mut f, seen);
         }
     }
     if let Some(s) = start {
@@ -480,224 +450,124 @@ pub fn analyze(
     (f, ev)
 }
 
-/// Builds an event: name, time, container path, connection id, channel id, fields.
-type EventBuilder<'a> = dyn Fn(&'static str, Timestamp, &str, Option<&str>, Option<&str>, Map<String, Value>) -> Event
-    + 'a;
-
-#[allow(clippy::too_many_arguments)]
-fn request_events(
+/// The facts of a recording before its tree is read: identity, verification, the id its
+/// folder name gives.
+fn empty_facts(
     store: &dyn ReadStore,
-    path: &str,
-    dir: Direction,
-    container: &str,
-    conn: Option<&str>,
-    chan: Option<&str>,
+    dir: &str,
+    ident: &Identity,
+    verification: Option<VerificationSummary>,
+) -> Facts {
+    let rid_guess = dir
+        .rsplit('/')
+        .next()
+        .unwrap_or(dir)
+        .trim_end_matches(format::SESSION_DIR_SUFFIX)
+        .to_string();
+    Facts {
+        schema: "bsr-facts/v1",
+        recording_id: rid_guess.clone(),
+        location: store.describe(dir),
+        session_id: ident.session_id.clone(),
+        user: json!({"id": ident.user_id, "name": ident.user_name}),
+        target: json!({"id": ident.target_id, "name": ident.target_name, "scope": ident.target_scope}),
+        host: json!({"id": ident.host_id, "address": ident.host_address}),
+        port: ident.port,
+        worker: ident.worker_id.clone(),
+        endpoint: ident.endpoint.clone(),
+        client_address: None,
+        start: None,
+        end: None,
+        duration_seconds: None,
+        connections: 0,
+        channels: 0,
+        bytes_up: 0,
+        bytes_down: 0,
+        session_programs: Vec::new(),
+        commands: Vec::new(),
+        exit_statuses: Vec::new(),
+        exit_signals: Vec::new(),
+        errors: Vec::new(),
+        ended_cleanly: false,
+        recovered: store.size(&join(dir, format::RECOVERY_MARKER_FILE)).is_ok(),
+        verification,
+        unreadable: None,
+        read_errors: Vec::new(),
+    }
+}
+
+/// The events and facts of one channel: open, data totals and close from its summary, and its
+/// requests.
+fn channel_events(
+    store: &dyn ReadStore,
+    ch: &ChannelRecording,
+    cid: &str,
     base: &EventBuilder<'_>,
     ev: &mut Vec<Event>,
     f: &mut Facts,
+    seen: &Seen,
 ) {
-    let reader = match store.open(path) {
-        Ok(r) => r,
-        Err(e) => {
-            f.errors.push(e.to_string());
-            return;
-        }
+    let chid = ch.id().to_string();
+    let mut program = ch.channel_type().to_string();
+    let cs = match seen.channel_summaries.get(ch.dir()) {
+        Some(s) => Ok(Some(s.clone())),
+        None => ch.summary(),
     };
-    let mut s = ChunkStream::new(reader, path);
-    loop {
-        let c = match s.next_chunk() {
-            Ok(Some(c)) => c,
-            Ok(None) => break,
-            Err(e) => {
-                f.errors.push(e.to_string());
-                break;
-            }
-        };
-        if c.is_head() || c.is_done() || c.is_data() {
-            continue;
-        }
-        if ev.len() >= MAX_EVENTS_PER_RECORDING {
-            f.errors.push(format!(
-                "{path}: more than {MAX_EVENTS_PER_RECORDING} events; the rest are left out"
-            ));
-            break;
-        }
-        let req = match c.data().and_then(|d| Request::decode(c.chunk_type, &d)) {
-            Ok(r) => r,
-            Err(e) => {
-                f.errors.push(e.to_string());
-                continue;
-            }
-        };
-        let t = c.time;
+    if let Ok(Some(s)) = cs {
+        f.bytes_up += s.bytes_up;
+        f.bytes_down += s.bytes_down;
         let mut m = Map::new();
-        m.insert("direction".into(), json!(dir.as_str()));
-        let name: &'static str = match &req {
-            Request::Pty(p) => {
-                m.insert("term".into(), json!(p.term_env_var));
-                m.insert("cols".into(), json!(p.terminal_width_characters));
-                m.insert("rows".into(), json!(p.terminal_height_rows));
-                "session.pty"
-            }
-            Request::WindowChange(w) => {
-                m.insert("cols".into(), json!(w.terminal_width_columns));
-                m.insert("rows".into(), json!(w.terminal_height_rows));
-                "resize"
-            }
-            Request::Env(e) => {
-                m.insert("name".into(), json!(e.variable_name));
-                m.insert("value".into(), json!(e.variable_value));
-                "session.env"
-            }
-            Request::Exec(e) => {
-                f.commands.push(e.command.clone());
-                m.insert("command".into(), json!(e.command));
-                "session.command"
-            }
-            Request::Shell(_) => "session.shell",
-            Request::Subsystem(x) => {
-                m.insert("subsystem".into(), json!(x.subsystem_name));
-                "session.subsystem"
-            }
-            Request::Signal(x) => {
-                m.insert("signal".into(), json!(x.signal_name));
-                "session.signal"
-            }
-            Request::ExitStatus(x) => {
-                f.exit_statuses.push(x.exit_status);
-                m.insert("exit_status".into(), json!(x.exit_status));
-                "session.exit"
-            }
-            Request::ExitSignal(x) => {
-                f.exit_signals.push(x.signal_name.clone());
-                m.insert("signal".into(), json!(x.signal_name));
-                m.insert("core_dumped".into(), json!(x.core_dumped));
-                m.insert("message".into(), json!(x.error_message));
-                "session.exit_signal"
-            }
-            Request::DirectTcpip(x) => {
-                m.insert("action".into(), json!("direct-tcpip"));
-                m.insert("dst_host".into(), json!(x.host));
-                m.insert("dst_port".into(), json!(x.port));
-                m.insert("src_addr".into(), json!(x.originator_ip_address));
-                m.insert("src_port".into(), json!(x.originator_port));
-                "session.network"
-            }
-            Request::ForwardedTcpip(x) => {
-                m.insert("action".into(), json!("forwarded-tcpip"));
-                m.insert("dst_host".into(), json!(x.address));
-                m.insert("dst_port".into(), json!(x.port));
-                m.insert("src_addr".into(), json!(x.originator_ip_address));
-                m.insert("src_port".into(), json!(x.originator_port));
-                "session.network"
-            }
-            Request::TcpipForward(x) => {
-                m.insert("action".into(), json!("tcpip-forward"));
-                m.insert("bind_addr".into(), json!(x.address_to_bind));
-                m.insert("bind_port".into(), json!(x.port_to_bind));
-                "session.network"
-            }
-            Request::CancelTcpipForward(x) => {
-                m.insert("action".into(), json!("cancel-tcpip-forward"));
-                m.insert("bind_addr".into(), json!(x.address_to_bind));
-                m.insert("bind_port".into(), json!(x.port_to_bind));
-                "session.network"
-            }
-            Request::X11Forwarding(_) => "session.x11_forwarding",
-            Request::X11(x) => {
-                m.insert("src_addr".into(), json!(x.originator_address));
-                m.insert("src_port".into(), json!(x.originator_port));
-                "session.x11"
-            }
-            Request::Session(_) => "session.channel_request",
-            Request::Break(x) => {
-                m.insert("length_ms".into(), json!(x.break_length_ms));
-                "session.break"
-            }
-            Request::XonXoff(x) => {
-                m.insert("client_can_do".into(), json!(x.client_can_do));
-                "session.xon_xoff"
-            }
-            Request::Unknown(u) => {
-                m.insert("request_type".into(), json!(u.request_type));
-                m.insert("data_len".into(), json!(u.data.len()));
-                "session.request"
-            }
+        m.insert("channel_type".into(), json!(s.channel_type));
+        ev.push(base(
+            "channel.open",
+            s.start_time,
+            ch.dir(),
+            Some(cid),
+            Some(&chid),
+            m,
+        ));
+        for (dir_name, bytes) in [("inbound", s.bytes_up), ("outbound", s.bytes_down)] {
+            let mut m = Map::new();
+            m.insert("direction".into(), json!(dir_name));
+            m.insert("bytes".into(), json!(bytes));
+            ev.push(base(
+                "session.data",
+                s.end_time,
+                ch.dir(),
+                Some(cid),
+                Some(&chid),
+                m,
+            ));
+        }
+        ev.push(base(
+            "channel.close",
+            s.end_time,
+            ch.dir(),
+            Some(cid),
+            Some(&chid),
+            Map::new(),
+        ));
+        program = match s.session_program.as_str() {
+            "exec" => format!("{}/exec:{}", s.channel_type, s.exec_program),
+            "subsystem" => format!("{}/subsystem:{}", s.channel_type, s.subsystem_name),
+            "shell" | "none" => format!("{}/{}", s.channel_type, s.session_program),
+            _ => s.channel_type.clone(),
         };
-        if name == "session.channel_request" {
-            continue; // the channel.open event carries this
-        }
-        ev.push(base(name, t, container, conn, chan, m));
     }
-    let _ = ContainerKind::Channel;
-}
-
-/// Filters auditors use.
-#[derive(Debug, Clone, Default)]
-pub struct Filter {
-    /// Only events (and recordings) at or after this time.
-    pub since: Option<Timestamp>,
-    /// Only events (and recordings) before this time.
-    pub until: Option<Timestamp>,
-    /// User id or name.
-    pub user: Option<String>,
-    /// Target id or name.
-    pub target: Option<String>,
-    /// Event names; an entry ending in `*` is a prefix (`session.*`).
-    pub kinds: Vec<String>,
-}
-
-impl Filter {
-    /// Whether the recording's identity matches the user and target filters.
-    pub fn matches_identity(&self, facts: &Facts) -> bool {
-        let has = |v: &Value, want: &str| {
-            v.get("id").and_then(Value::as_str) == Some(want)
-                || v.get("name").and_then(Value::as_str) == Some(want)
-        };
-        self.user.as_deref().is_none_or(|u| has(&facts.user, u))
-            && self.target.as_deref().is_none_or(|t| has(&facts.target, t))
-    }
-
-    /// Whether a recording overlaps the time range.
-    pub fn matches_facts(&self, facts: &Facts) -> bool {
-        if !self.matches_identity(facts) {
-            return false;
-        }
-        let start = facts.start.as_deref().and_then(Timestamp::parse_rfc3339);
-        let end = facts
-            .end
-            .as_deref()
-            .and_then(Timestamp::parse_rfc3339)
-            .or(start);
-        if let (Some(since), Some(end)) = (self.since, end)
-            && end < since
-        {
-            return false;
-        }
-        if let (Some(until), Some(start)) = (self.until, start)
-            && start >= until
-        {
-            return false;
-        }
-        true
-    }
-
-    /// Whether an event passes the time and kind filters.
-    pub fn matches_event(&self, e: &Event) -> bool {
-        if let Some(s) = self.since
-            && e.time_ns < ns(s)
-        {
-            return false;
-        }
-        if let Some(u) = self.until
-            && e.time_ns >= ns(u)
-        {
-            return false;
-        }
-        self.kinds.is_empty()
-            || self.kinds.iter().any(|k| match k.strip_suffix('*') {
-                Some(prefix) => e.event.starts_with(prefix),
-                None => e.event == k,
-            })
+    f.session_programs.push(program);
+    for d in [Direction::Inbound, Direction::Outbound] {
+        let p = join(ch.dir(), format::requests_file(d));
+        request_events(
+            store,
+            &p,
+            d,
+            ch.dir(),
+            Some(cid),
+            Some(&chid),
+            base,
+            ev,
+            f,
+            seen,
+        );
     }
 }

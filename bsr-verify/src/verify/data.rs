@@ -1,0 +1,336 @@
+//! Scanning one `.data` file: hash, CRCs, structure, payload decoding, DATA totals.
+
+use super::ctx::{Ctx, class_of};
+use crate::report::{Class, Problem, Severity};
+use bsr_core::chunk::Chunk;
+use bsr_core::error::Error as CoreError;
+use bsr_core::format::{self, Direction, Timestamp};
+use bsr_core::read::ChunkStream;
+use bsr_core::ssh::Request;
+
+/// Result of scanning one `.data` file.
+#[derive(Default)]
+pub(super) struct DataScan {
+    /// Every chunk was read (no error stopped the scan): the DATA total is meaningful.
+    pub complete: bool,
+    pub sha256: Option<[u8; 32]>,
+    pub bytes: u64,
+    pub chunks: u64,
+    pub data_bytes: u64,
+}
+
+/// `inbound`/`outbound` for `messages-*.data` (the files whose DATA the summary counts).
+pub(super) fn data_dir(name: &str) -> Option<&'static str> {
+    match name {
+        "messages-inbound.data" => Some("inbound"),
+        "messages-outbound.data" => Some("outbound"),
+        _ => None,
+    }
+}
+
+/// The per-chunk checks of one file, and what they found.
+struct Scanner<'p> {
+    path: &'p str,
+    is_messages: bool,
+    is_requests: bool,
+    want_dir: Option<Direction>,
+    seen_head: bool,
+    seen_done: bool,
+    after_done_reported: bool,
+    last_time: Option<Timestamp>,
+    nonmono: u64,
+    first_nonmono: Option<(u64, u64)>,
+    dir_mismatch: u64,
+    problems: Vec<Problem>,
+    head_id: Option<Vec<u8>>,
+    chunks: u64,
+    data_bytes: u64,
+    /// Decoded requests, when kept (`None`: not kept).
+    requests: Option<Vec<(Timestamp, Request)>>,
+    undecodable: bool,
+}
+
+impl<'p> Scanner<'p> {
+    fn new(path: &'p str, name: &str) -> Self {
+        Scanner {
+            path,
+            is_messages: name.starts_with("messages-"),
+            is_requests: name.starts_with("requests-"),
+            want_dir: format::data_file_direction(name),
+            seen_head: false,
+            seen_done: false,
+            after_done_reported: false,
+            last_time: None,
+            nonmono: 0,
+            first_nonmono: None,
+            dir_mismatch: 0,
+            problems: Vec::new(),
+            head_id: None,
+            chunks: 0,
+            data_bytes: 0,
+            requests: None,
+            undecodable: false,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn at(
+        &mut self,
+        code: &'static str,
+        class: Class,
+        severity: Severity,
+        off: Option<u64>,
+        idx: Option<u64>,
+        message: String,
+    ) {
+        self.problems.push(Problem {
+            severity,
+            class,
+            code,
+            path: self.path.to_string(),
+            offset: off,
+            chunk: idx,
+            message,
+        });
+    }
+
+    fn malformed(&mut self, code: &'static str, off: u64, idx: u64, message: String) {
+        self.at(
+            code,
+            Class::Malformed,
+            Severity::Error,
+            Some(off),
+            Some(idx),
+            message,
+        );
+    }
+
+    fn warning(&mut self, code: &'static str, off: u64, idx: u64, message: String) {
+        self.at(
+            code,
+            Class::Structure,
+            Severity::Warning,
+            Some(off),
+            Some(idx),
+            message,
+        );
+    }
+
+    /// The checks every chunk gets: order, protocol, direction, time.
+    fn placement(&mut self, chunk: &Chunk<'_>) {
+        let (off, idx) = (chunk.offset, chunk.index);
+        if self.seen_done && !self.after_done_reported {
+            self.after_done_reported = true;
+            self.malformed("after-done", off, idx, "chunk after DONE".into());
+        }
+        if idx == 0 && !chunk.is_head() {
+            self.malformed("head-not-first", off, idx, "first chunk is not HEAD".into());
+        }
+        if &chunk.protocol != b"BSSH" {
+            let m = format!(
+                "protocol {:?} is not BSSH",
+                String::from_utf8_lossy(&chunk.protocol)
+            );
+            self.malformed("protocol", off, idx, m);
+        }
+        if let Some(d) = self.want_dir
+            && chunk.direction != d
+        {
+            self.dir_mismatch += 1;
+        }
+        if let Some(prev) = self.last_time
+            && chunk.time < prev
+        {
+            self.nonmono += 1;
+            self.first_nonmono.get_or_insert((off, idx));
+        }
+        self.last_time = Some(chunk.time);
+    }
+
+    fn head(&mut self, chunk: &Chunk<'_>) {
+        let (off, idx) = (chunk.offset, chunk.index);
+        if self.seen_head {
+            self.malformed("second-head", off, idx, "second HEAD chunk".into());
+        }
+        self.seen_head = true;
+        match chunk.header() {
+            Ok(h) => {
+                if h.compression_byte > 1 {
+                    let m = format!("unknown compression byte {}", h.compression_byte);
+                    self.malformed("compression", off, idx, m);
+                }
+                if h.encryption != 0 {
+                    let m = format!("unknown encryption byte {}", h.encryption);
+                    self.malformed("encryption", off, idx, m);
+                }
+                self.head_id = Some(h.session_id.clone());
+            }
+            Err(e) => {
+                let m = super::ctx::what(&e, self.path);
+                self.malformed("head", off, idx, m);
+            }
+        }
+    }
+
+    fn payload(&mut self, chunk: &Chunk<'_>) {
+        let (off, idx) = (chunk.offset, chunk.index);
+        match bsr_core::ssh::decode_chunk_payload(chunk, true) {
+            Ok(bsr_core::ssh::Decoded::Data(d)) => {
+                self.data_bytes += d.len() as u64;
+                if self.is_requests {
+                    let m = "DATA chunk in a requests file".into();
+                    self.warning("data-in-requests", off, idx, m);
+                }
+            }
+            Ok(bsr_core::ssh::Decoded::Request(r)) => {
+                if let Some(v) = self.requests.as_mut()
+                    && v.len() <= crate::facts::MAX_EVENTS_PER_RECORDING
+                {
+                    v.push((chunk.time, r));
+                }
+                if self.is_messages {
+                    let m = "request chunk in a messages file".into();
+                    self.warning("request-in-messages", off, idx, m);
+                }
+            }
+            Ok(_) => {
+                if self.is_messages {
+                    let m = "request chunk in a messages file".into();
+                    self.warning("request-in-messages", off, idx, m);
+                }
+            }
+            Err(e) => {
+                self.undecodable = true;
+                let m = super::ctx::what(&e, self.path);
+                let class = class_of(&e);
+                self.at(
+                    "undecodable-chunk",
+                    class,
+                    Severity::Error,
+                    Some(off),
+                    Some(idx),
+                    m,
+                );
+            }
+        }
+    }
+
+    fn chunk(&mut self, chunk: &Chunk<'_>) {
+        self.chunks += 1;
+        self.placement(chunk);
+        if chunk.is_head() {
+            self.head(chunk);
+        } else if chunk.is_done() {
+            self.seen_done = true;
+        } else {
+            self.payload(chunk);
+        }
+    }
+
+    /// The findings about the file as a whole, once every chunk was seen.
+    fn end(&mut self, stopped: bool, unsigned: bool, end_offset: u64) {
+        if !stopped && !self.seen_done {
+            let class = if unsigned {
+                Class::Incomplete
+            } else {
+                Class::Malformed
+            };
+            let m = "file ends without a DONE chunk".into();
+            let chunks = self.chunks;
+            self.at(
+                "no-done",
+                class,
+                Severity::Error,
+                Some(end_offset),
+                Some(chunks),
+                m,
+            );
+        }
+        if self.nonmono > 0 {
+            let (off, idx) = self.first_nonmono.unwrap_or((0, 0));
+            let m = format!(
+                "{} chunk(s) with a timestamp earlier than the previous chunk",
+                self.nonmono
+            );
+            self.warning("non-monotonic-time", off, idx, m);
+        }
+        if self.dir_mismatch > 0 {
+            let m = format!(
+                "{} chunk(s) whose direction differs from the file name",
+                self.dir_mismatch
+            );
+            self.at(
+                "direction",
+                Class::Structure,
+                Severity::Warning,
+                None,
+                None,
+                m,
+            );
+        }
+    }
+}
+
+/// Scans a `.data` file: hash, CRCs, structure, payload decoding, DATA totals.
+pub(super) fn scan_data(cx: &mut Ctx, path: &str, name: &str, unsigned: bool) -> DataScan {
+    let mut out = DataScan::default();
+    // An unsigned (unfinished) container may still have a live writer: never map its files,
+    // whose truncation under a mapping would raise SIGBUS. Signed ones are immutable.
+    let map = (cx.opts.map_files && !unsigned).then_some(cx.opts.map_min_len);
+    // Never open what is not a regular file (a FIFO would block the open): the store checks
+    // the kind without following links or opening.
+    if let Err(e) = cx.store.size(path) {
+        cx.core_err("unreadable", path, &e, false);
+        return out;
+    }
+    let mut s = match ChunkStream::open_mapped_from(cx.store, path, map) {
+        Ok(s) => s.with_sha256(),
+        Err(e) => {
+            cx.core_err("unreadable", path, &e, false);
+            return out;
+        }
+    };
+    let mut sc = Scanner::new(path, name);
+    if cx.keep_requests && sc.is_requests {
+        sc.requests = Some(Vec::new());
+    }
+    let mut fatal: Option<CoreError> = None;
+    loop {
+        match s.next_chunk() {
+            Ok(Some(c)) => sc.chunk(&c),
+            Ok(None) => break,
+            Err(e) => {
+                fatal = Some(e);
+                break;
+            }
+        }
+    }
+    out.complete = fatal.is_none();
+    if let Some(e) = &fatal {
+        cx.core_err("chunk", path, e, unsigned);
+    }
+    sc.end(fatal.is_some(), unsigned, s.offset());
+    cx.problems.append(&mut sc.problems);
+    if let Some(reqs) = sc.requests.take()
+        && fatal.is_none()
+        && !sc.undecodable
+    {
+        cx.seen.requests.insert(path.to_string(), reqs);
+    }
+    if let Some(h) = sc.head_id.take() {
+        cx.head_ids.entry(h).or_insert_with(|| path.to_string());
+    }
+    match s.finish() {
+        Ok(end) => {
+            out.sha256 = end.sha256;
+            out.bytes = end.bytes;
+        }
+        Err(e) => cx.core_err("unreadable", path, &e, false),
+    }
+    cx.stats.files += 1;
+    cx.stats.bytes += out.bytes;
+    cx.stats.chunks += sc.chunks;
+    out.chunks = sc.chunks;
+    out.data_bytes = sc.data_bytes;
+    out
+}

@@ -1,0 +1,56 @@
+//! The worker pool: many recordings in parallel, results handed back on the calling thread.
+
+use super::{VerifyOptions, verify};
+use crate::report::Report;
+use bsr_core::store::ReadStore;
+
+/// Runs `work` on every item with `jobs` worker threads and hands each result to `sink` on the
+/// calling thread, in completion order. At most `2 × jobs` results wait to be consumed.
+pub fn map_many<T: Send>(
+    dirs: &[String],
+    jobs: usize,
+    work: impl Fn(&str) -> T + Sync,
+    mut sink: impl FnMut(T),
+) {
+    let jobs = jobs.max(1).min(dirs.len().max(1));
+    if jobs == 1 {
+        for d in dirs {
+            sink(work(d));
+        }
+        return;
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<T>(jobs * 2);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            let tx = tx.clone();
+            let (next, work) = (&next, &work);
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(d) = dirs.get(i) else { break };
+                    if tx.send(work(d)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        for r in rx {
+            sink(r);
+        }
+    });
+}
+
+/// Verifies every recording in `dirs` with `jobs` worker threads, calling `on_report` (on the
+/// calling thread) as each finishes. Memory is bounded: each worker holds one recording's
+/// state, and at most `2 × jobs` finished reports wait to be consumed.
+pub fn verify_many(
+    store: &dyn ReadStore,
+    dirs: &[String],
+    opts: &VerifyOptions,
+    jobs: usize,
+    on_report: impl FnMut(Report),
+) {
+    map_many(dirs, jobs, |d| verify(store, d, opts), on_report);
+}

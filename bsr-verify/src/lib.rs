@@ -17,6 +17,7 @@
 pub mod facts;
 pub mod report;
 pub mod s3;
+pub mod shard;
 pub mod target;
 pub mod verify;
 

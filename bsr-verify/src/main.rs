@@ -5,7 +5,8 @@
 
 use anyhow::Context;
 use bsr_core::kms::{AeadWrapper, KeyWrapper, RecorderTrust};
-use bsr_verify::report::{Severity, Verdict, escape_controls};
+use bsr_verify::report::{Severity, escape_controls};
+use bsr_verify::shard::{Chain, Listing, Options, Shard};
 use bsr_verify::target::{S3Flags, Target, resolve};
 use bsr_verify::{Report, Trust, VerifyOptions, verify_many};
 use clap::{Args, Parser, Subcommand};
@@ -44,6 +45,14 @@ enum Cmd {
     Facts(FactsArgs),
     /// Audit events of each recording, in time order (JSON lines).
     Events(FactsArgs),
+    /// Combine the `--json` reports of all N shards of a `--shard` run into the summary that
+    /// one run over the whole archive gives; refuses missing, duplicated, inconsistent or
+    /// edited shard reports (exit 2).
+    Merge {
+        /// The shard reports (JSON lines of `bsr-verify --json --shard K/N`).
+        #[arg(value_name = "REPORT", required = true)]
+        reports: Vec<PathBuf>,
+    },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -80,6 +89,11 @@ struct FactsArgs {
     /// Parallel workers (default: the number of cores).
     #[arg(long, short = 'j')]
     jobs: Option<usize>,
+    /// Only this shard's recordings: K/N, K 0-based (0..N), e.g. `--shard "$JOB_COMPLETION_INDEX/8"`.
+    /// A recording's shard is SHA-256 of its recording id (folder name without `.bsr`) modulo N
+    /// (docs/SCALE.md). Takes exactly one TARGET.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<Shard>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -120,6 +134,11 @@ struct VerifyArgs {
     /// another process may truncate while they are verified; a little slower).
     #[arg(long)]
     no_mmap: bool,
+    /// Only this shard's recordings: K/N, K 0-based (0..N), e.g. `--shard "$JOB_COMPLETION_INDEX/8"`.
+    /// A recording's shard is SHA-256 of its recording id (folder name without `.bsr`) modulo N
+    /// (docs/SCALE.md). Takes exactly one TARGET.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<Shard>,
     /// Print only the summary line of each recording, not each problem.
     #[arg(long, short = 'q')]
     quiet: bool,
@@ -221,6 +240,44 @@ fn report_unseen(spec: &str, target: &Target) -> bool {
     target.skipped.is_empty()
 }
 
+/// Resolves every target; with `--shard`, exactly one target is allowed.
+fn resolve_all(
+    targets: &[String],
+    s3: &bsr_verify::target::S3Flags,
+    shard: Option<Shard>,
+) -> anyhow::Result<Vec<(String, Target)>> {
+    if shard.is_some() && targets.len() != 1 {
+        anyhow::bail!(
+            "--shard takes exactly one TARGET (got {}): run one sharded job per archive",
+            targets.len()
+        );
+    }
+    targets
+        .iter()
+        .map(|spec| Ok((spec.clone(), resolve(spec, s3)?)))
+        .collect()
+}
+
+/// What the run saw (all targets, all shards), and what it had to leave unseen.
+fn listing_of(resolved: &[(String, Target)]) -> Listing {
+    let mut unseen = 0u64;
+    let mut entries = Vec::new();
+    for (spec, target) in resolved {
+        if !report_unseen(spec, target) {
+            unseen += target.skipped.len().max(1) as u64;
+        }
+        entries.extend(target.recordings.iter().cloned());
+    }
+    Listing::new(entries, unseen)
+}
+
+/// SHA-256 of a file's bytes (hex), for the options fingerprint.
+fn file_sha256(p: &std::path::Path) -> anyhow::Result<String> {
+    use sha2::Digest;
+    let b = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+    Ok(hex::encode(sha2::Sha256::digest(&b)))
+}
+
 fn run_verify(a: VerifyArgs) -> anyhow::Result<i32> {
     if a.targets.is_empty() {
         anyhow::bail!(
@@ -228,6 +285,18 @@ fn run_verify(a: VerifyArgs) -> anyhow::Result<i32> {
         );
     }
     let trust = trust_from(&a.trust)?;
+    let options = Options {
+        tool: format!("bsr-verify {}", env!("CARGO_PKG_VERSION")),
+        command: "verify".into(),
+        kek: trust.kek.as_ref().map(|k| k.key_id()),
+        recorder_keys: a
+            .trust
+            .recorder_key
+            .as_deref()
+            .map(file_sha256)
+            .transpose()?,
+        store_checksums: !a.no_store_checksums,
+    };
     let opts = VerifyOptions {
         trust,
         store_checksums: !a.no_store_checksums,
@@ -236,30 +305,34 @@ fn run_verify(a: VerifyArgs) -> anyhow::Result<i32> {
     };
     let jobs = jobs_or_cores(a.jobs);
     let s3 = a.trust.s3_flags();
-    let mut worst: Option<Verdict> = None;
-    let mut counts = std::collections::BTreeMap::<&'static str, u64>::new();
+    let resolved = resolve_all(&a.targets, &s3, a.shard)?;
+    let listing = listing_of(&resolved);
+    let mut chain = a
+        .shard
+        .map(|s| Chain::start(s, &options.fingerprint(), &listing.digest()));
+    let mut covered = Vec::new();
+    let mut counts = std::collections::BTreeMap::<String, u64>::new();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let mut total = 0u64;
-    for spec in &a.targets {
-        let target = resolve(spec, &s3)?;
-        if !report_unseen(spec, &target) {
-            worst = Some(worst.map_or(Verdict::Error, |w| {
-                if w.rank() >= Verdict::Error.rank() {
-                    w
-                } else {
-                    Verdict::Error
-                }
-            }));
-        }
-        if target.recordings.is_empty() {
+    let mut line = Vec::new();
+    for (_, target) in &resolved {
+        let mine: Vec<String> = match a.shard {
+            Some(s) => target
+                .recordings
+                .iter()
+                .filter(|r| s.contains(r))
+                .cloned()
+                .collect(),
+            None => target.recordings.clone(),
+        };
+        if mine.is_empty() {
             continue;
         }
         let pb = indicatif::ProgressBar::with_draw_target(
-            Some(target.recordings.len() as u64),
+            Some(mine.len() as u64),
             indicatif::ProgressDrawTarget::stderr(),
         );
-        if target.recordings.len() > 1 {
+        if mine.len() > 1 {
             pb.set_style(
                 indicatif::ProgressStyle::with_template(
                     "{bar:40} {pos}/{len} recordings {elapsed} (eta {eta})",
@@ -270,18 +343,23 @@ fn run_verify(a: VerifyArgs) -> anyhow::Result<i32> {
             pb.set_draw_target(indicatif::ProgressDrawTarget::hidden());
         }
         let mut io_err: Option<std::io::Error> = None;
-        verify_many(&*target.store, &target.recordings, &opts, jobs, |r| {
+        verify_many(&*target.store, &mine, &opts, jobs, |r| {
             pb.inc(1);
-            total += 1;
-            *counts.entry(r.verdict.key()).or_default() += 1;
-            worst = Some(match worst {
-                Some(w) if w.rank() >= r.verdict.rank() => w,
-                _ => r.verdict,
-            });
+            *counts.entry(r.verdict.key().to_string()).or_default() += 1;
+            if chain.is_some() {
+                covered.push(r.recording.clone());
+            }
             let res = if a.json {
-                serde_json::to_writer(&mut out, &r)
+                line.clear();
+                serde_json::to_writer(&mut line, &r)
                     .map_err(std::io::Error::other)
-                    .and_then(|_| writeln!(out))
+                    .and_then(|_| {
+                        if let Some(c) = &mut chain {
+                            c.push(&line);
+                        }
+                        line.push(b'\n');
+                        out.write_all(&line)
+                    })
             } else {
                 pb.suspend(|| print_human(&mut out, &r, a.quiet, a.warnings))
             };
@@ -294,21 +372,47 @@ fn run_verify(a: VerifyArgs) -> anyhow::Result<i32> {
             return Err(e).context("writing the report");
         }
     }
-    let code = worst.map_or(2, |w| w.exit_code());
+    covered.sort();
+    let shard = a
+        .shard
+        .zip(chain.as_ref())
+        .map(|(s, c)| (s, covered.as_slice(), c));
+    let summary = bsr_verify::shard::summary(&counts, &options, &listing, shard);
+    let code = summary["exit_code"].as_i64().unwrap_or(2) as i32;
+    let total: u64 = counts.values().sum();
     if a.json {
-        let summary = serde_json::json!({
-            "schema": "bsr-verify/summary/v1",
-            "recordings": total,
-            "verdicts": counts,
-            "exit_code": code,
-        });
         writeln!(out, "{summary}")?;
-    } else if total != 1 {
+    } else if total != 1 || a.shard.is_some() {
         let parts: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
-        writeln!(out, "checked {total} recording(s): {}", parts.join(", "))?;
+        let of = match a.shard {
+            Some(s) => format!(
+                " (shard {s}: {total} of the {} listed)",
+                listing.entries().len()
+            ),
+            None => String::new(),
+        };
+        writeln!(
+            out,
+            "checked {total} recording(s){of}: {}",
+            parts.join(", ")
+        )?;
     }
     out.flush()?;
     Ok(code)
+}
+
+fn run_merge(reports: &[PathBuf]) -> anyhow::Result<i32> {
+    let texts = reports
+        .iter()
+        .map(|p| {
+            std::fs::read_to_string(p)
+                .with_context(|| format!("reading {}", p.display()))
+                .map(|t| (p.display().to_string(), t))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let summary = bsr_verify::shard::merge(&texts).context("merge refused")?;
+    println!("{summary}");
+    Ok(summary["exit_code"].as_i64().unwrap_or(2) as i32)
 }
 
 fn parse_time(s: &Option<String>, flag: &str) -> anyhow::Result<Option<bsr_core::Timestamp>> {
@@ -349,14 +453,20 @@ fn run_facts(a: FactsArgs, events: bool) -> anyhow::Result<i32> {
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    let (mut left_out, mut unseen) = (0u64, false);
-    for spec in &a.targets {
-        let target = resolve(spec, &s3)?;
-        unseen |= !report_unseen(spec, &target);
+    let mut left_out = 0u64;
+    let resolved = resolve_all(&a.targets, &s3, a.shard)?;
+    let unseen = listing_of(&resolved).unseen > 0;
+    for (_, target) in &resolved {
+        let mine: Vec<String> = target
+            .recordings
+            .iter()
+            .filter(|r| a.shard.is_none_or(|s| s.contains(r)))
+            .cloned()
+            .collect();
         let store = target.store.clone();
         let mut err: Option<anyhow::Error> = None;
         bsr_verify::verify::map_many(
-            &target.recordings,
+            &mine,
             jobs,
             |dir| verify_and_analyze(store.clone(), dir, (!a.no_verify).then_some(&opts)),
             |(facts, evs)| {
@@ -443,6 +553,7 @@ fn main() {
         )),
         Some(Cmd::Facts(a)) => run_facts(a, false),
         Some(Cmd::Events(a)) => run_facts(a, true),
+        Some(Cmd::Merge { reports }) => run_merge(&reports),
     };
     match res {
         Ok(code) => std::process::exit(code),

@@ -28,6 +28,16 @@ pub enum Verdict {
     Error,
 }
 
+/// Every verdict, best first.
+pub const ALL_VERDICTS: [Verdict; 6] = [
+    Verdict::Authentic,
+    Verdict::Unauthenticated,
+    Verdict::Incomplete,
+    Verdict::Error,
+    Verdict::KeyMismatch,
+    Verdict::Invalid,
+];
+
 impl Verdict {
     /// Process exit code for this verdict.
     pub fn exit_code(self) -> i32 {

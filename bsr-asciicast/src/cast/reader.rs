@@ -159,6 +159,205 @@ fn number_ns(n: &serde_json::Number) -> Result<i128, &'static str> {
     parse_seconds_ns(&n.to_string())
 }
 
+/// The first non-blank line, the number of lines read and the offset after them.
+fn first_line<R: BufRead>(r: &mut R) -> Result<(Vec<u8>, usize, u64), CastError> {
+    let mut buf = Vec::new();
+    let mut line_no = 0;
+    let mut offset = 0u64;
+    loop {
+        buf.clear();
+        let n = read_line(r, &mut buf, offset, line_no + 1)?;
+        if n == 0 {
+            return Err(CastError::Invalid {
+                line: line_no,
+                offset,
+                reason: "empty file: no header".into(),
+            });
+        }
+        line_no += 1;
+        offset += n as u64;
+        if !is_blank(&buf) {
+            return Ok((buf, line_no, offset));
+        }
+    }
+}
+
+/// The header's JSON: the first line, or, for a v1 document (a JSON object over several
+/// lines), the whole document, read on into `doc` (at most [`MAX_LINE`] bytes).
+fn read_document<R: BufRead>(
+    r: &mut R,
+    doc: &mut Vec<u8>,
+    ctx: &HeaderCtx,
+) -> Result<Value, CastError> {
+    match serde_json::from_slice(doc) {
+        Ok(v) => Ok(v),
+        Err(e) if e.is_eof() && doc.trim_ascii_start().starts_with(b"{") => {
+            Read::by_ref(r)
+                .take((MAX_LINE - doc.len()) as u64 + 1)
+                .read_to_end(doc)?;
+            if doc.len() > MAX_LINE {
+                return Err(ctx.bad("file too large for an asciicast v1 document (64 MiB)"));
+            }
+            serde_json::from_slice(doc).map_err(|e| CastError::Json {
+                line: ctx.line + e.line().saturating_sub(1),
+                offset: ctx.offset,
+                reason: e.to_string(),
+            })
+        }
+        Err(e) => Err(CastError::Json {
+            line: ctx.line,
+            offset: ctx.offset,
+            reason: e.to_string(),
+        }),
+    }
+}
+
+/// The header from its JSON object (`doc` is its text, for the `env` order), and for v1 the
+/// events of its `stdout` array.
+fn parse_header(
+    ctx: &HeaderCtx,
+    o: &mut Map<String, Value>,
+    doc: &[u8],
+) -> Result<(Header, Vec<Event>), CastError> {
+    let (version, mut h) = header_common(ctx, o, doc)?;
+    let known = header_size(ctx, o, version, &mut h)?;
+    h.version = version as u8;
+    let v1_events = if version == 1 {
+        v1_frames(ctx, o)?
+    } else {
+        Vec::new()
+    };
+    h.extra = std::mem::take(o)
+        .into_iter()
+        .filter(|(k, _)| !known.contains(&k.as_str()))
+        .collect();
+    Ok((h, v1_events))
+}
+
+/// The version and the fields common to all versions (`version` left 0).
+fn header_common(
+    ctx: &HeaderCtx,
+    o: &Map<String, Value>,
+    doc: &[u8],
+) -> Result<(u64, Header), CastError> {
+    let env = serde_json::from_slice::<EnvOnly>(doc)
+        .map_err(|e| ctx.bad(format!("header env: {e}")))?
+        .env
+        .0;
+    let version = match o.get("version") {
+        None => return Err(ctx.bad("header has no version")),
+        Some(v) => v
+            .as_u64()
+            .ok_or_else(|| ctx.bad(format!("header version is not an integer: {v}")))?,
+    };
+    let timestamp = match o.get("timestamp") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => Some(match n.as_i64() {
+            Some(i) => i,
+            None => n.as_f64().map(|f| f.floor() as i64).unwrap_or_default(),
+        }),
+        Some(v) => return Err(ctx.bad(format!("header timestamp is not a number: {v}"))),
+    };
+    let idle_time_limit = match o.get("idle_time_limit") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => n.as_f64(),
+        Some(v) => {
+            return Err(ctx.bad(format!("header idle_time_limit is not a number: {v}")));
+        }
+    };
+    let h = Header {
+        version: 0,
+        timestamp,
+        idle_time_limit,
+        command: ctx.opt_str(o, "command")?,
+        title: ctx.opt_str(o, "title")?,
+        env,
+        ..Header::default()
+    };
+    Ok((version, h))
+}
+
+/// The terminal size and theme by version; returns the header fields that version knows.
+fn header_size(
+    ctx: &HeaderCtx,
+    o: &Map<String, Value>,
+    version: u64,
+    h: &mut Header,
+) -> Result<&'static [&'static str], CastError> {
+    match version {
+        1 | 2 => {
+            h.width = ctx.size(o, "width", "width")?;
+            h.height = ctx.size(o, "height", "height")?;
+            h.theme = o.get("theme").filter(|t| !t.is_null()).cloned();
+            Ok(&[
+                "version",
+                "width",
+                "height",
+                "timestamp",
+                "idle_time_limit",
+                "command",
+                "title",
+                "env",
+                "theme",
+                "stdout",
+            ])
+        }
+        3 => {
+            let term = match o.get("term") {
+                Some(Value::Object(t)) => t,
+                Some(_) => return Err(ctx.bad("header term is not an object")),
+                None => return Err(ctx.bad("v3 header needs term")),
+            };
+            h.width = ctx.size(term, "cols", "term.cols")?;
+            h.height = ctx.size(term, "rows", "term.rows")?;
+            h.term_type = ctx.opt_str(term, "type")?;
+            h.theme = term.get("theme").filter(|t| !t.is_null()).cloned();
+            Ok(&[
+                "version",
+                "term",
+                "timestamp",
+                "idle_time_limit",
+                "command",
+                "title",
+                "env",
+            ])
+        }
+        v => Err(CastError::Unsupported { version: v }),
+    }
+}
+
+/// The events of a v1 `stdout` array of `[delay, data]` frames (delays relative).
+fn v1_frames(ctx: &HeaderCtx, o: &Map<String, Value>) -> Result<Vec<Event>, CastError> {
+    let stdout = o
+        .get("stdout")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ctx.bad("v1 file needs a stdout array"))?;
+    let mut v1_events = Vec::new();
+    let mut t: i128 = 0;
+    for (i, f) in stdout.iter().enumerate() {
+        let frame = |m: &str| ctx.bad(format!("stdout frame {i}: {m}"));
+        let a = f
+            .as_array()
+            .filter(|a| a.len() == 2)
+            .ok_or_else(|| frame("not [delay, data]"))?;
+        let d = match &a[0] {
+            Value::Number(n) => number_ns(n).map_err(frame)?,
+            _ => return Err(frame("delay is not a number")),
+        };
+        let data = a[1].as_str().ok_or_else(|| frame("data is not a string"))?;
+        t += d;
+        if t > MAX_TIME_NS {
+            return Err(frame("time is too large"));
+        }
+        v1_events.push(Event {
+            time_ns: t,
+            kind: EventKind::Output,
+            data: data.to_string(),
+        });
+    }
+    Ok(v1_events)
+}
+
 impl<R: BufRead> CastReader<R> {
     /// Reads the header, strict validation.
     pub fn new(r: R) -> Result<Self, CastError> {
@@ -172,173 +371,21 @@ impl<R: BufRead> CastReader<R> {
 
     /// Reads the header; `strict == false` skips invalid event lines (recorded as warnings).
     pub fn with_strictness(mut r: R, strict: bool) -> Result<Self, CastError> {
-        let mut buf = Vec::new();
-        let mut line_no = 0;
-        let mut offset = 0u64;
-        loop {
-            buf.clear();
-            let n = read_line(&mut r, &mut buf, offset, line_no + 1)?;
-            if n == 0 {
-                return Err(CastError::Invalid {
-                    line: line_no,
-                    offset,
-                    reason: "empty file: no header".into(),
-                });
-            }
-            line_no += 1;
-            offset += n as u64;
-            if !is_blank(&buf) {
-                break;
-            }
-        }
-        let first_offset = offset - buf.len() as u64;
-        let mut ctx = HeaderCtx {
+        let (mut doc, line_no, offset) = first_line(&mut r)?;
+        let ctx = HeaderCtx {
             line: line_no,
-            offset: first_offset,
+            offset: offset - doc.len() as u64,
         };
         // The whole document for v1 (a JSON object over several lines), else the first line.
-        let mut doc = std::mem::take(&mut buf);
-        let mut v: Value = match serde_json::from_slice(&doc) {
-            Ok(v) => v,
-            Err(e) if e.is_eof() && doc.trim_ascii_start().starts_with(b"{") => {
-                Read::by_ref(&mut r)
-                    .take((MAX_LINE - doc.len()) as u64 + 1)
-                    .read_to_end(&mut doc)?;
-                if doc.len() > MAX_LINE {
-                    return Err(ctx.bad("file too large for an asciicast v1 document (64 MiB)"));
-                }
-                let v = serde_json::from_slice(&doc).map_err(|e| CastError::Json {
-                    line: line_no + e.line().saturating_sub(1),
-                    offset: first_offset,
-                    reason: e.to_string(),
-                })?;
-                ctx.line = line_no;
-                v
-            }
-            Err(e) => {
-                return Err(CastError::Json {
-                    line: line_no,
-                    offset: first_offset,
-                    reason: e.to_string(),
-                });
-            }
-        };
+        let mut v = read_document(&mut r, &mut doc, &ctx)?;
         let Some(o) = v.as_object_mut() else {
             return Err(ctx.bad("header is not a JSON object"));
         };
-        let env = serde_json::from_slice::<EnvOnly>(&doc)
-            .map_err(|e| ctx.bad(format!("header env: {e}")))?
-            .env
-            .0;
-        let version = match o.get("version") {
-            None => return Err(ctx.bad("header has no version")),
-            Some(v) => v
-                .as_u64()
-                .ok_or_else(|| ctx.bad(format!("header version is not an integer: {v}")))?,
-        };
-        let timestamp = match o.get("timestamp") {
-            None | Some(Value::Null) => None,
-            Some(Value::Number(n)) => Some(match n.as_i64() {
-                Some(i) => i,
-                None => n.as_f64().map(|f| f.floor() as i64).unwrap_or_default(),
-            }),
-            Some(v) => return Err(ctx.bad(format!("header timestamp is not a number: {v}"))),
-        };
-        let idle_time_limit = match o.get("idle_time_limit") {
-            None | Some(Value::Null) => None,
-            Some(Value::Number(n)) => n.as_f64(),
-            Some(v) => {
-                return Err(ctx.bad(format!("header idle_time_limit is not a number: {v}")));
-            }
-        };
-        let mut h = Header {
-            version: 0,
-            timestamp,
-            idle_time_limit,
-            command: ctx.opt_str(o, "command")?,
-            title: ctx.opt_str(o, "title")?,
-            env,
-            ..Header::default()
-        };
-        let known: &[&str];
-        let mut v1_events = Vec::new();
-        match version {
-            1 | 2 => {
-                h.width = ctx.size(o, "width", "width")?;
-                h.height = ctx.size(o, "height", "height")?;
-                h.theme = o.get("theme").filter(|t| !t.is_null()).cloned();
-                known = &[
-                    "version",
-                    "width",
-                    "height",
-                    "timestamp",
-                    "idle_time_limit",
-                    "command",
-                    "title",
-                    "env",
-                    "theme",
-                    "stdout",
-                ];
-            }
-            3 => {
-                let term = match o.get("term") {
-                    Some(Value::Object(t)) => t,
-                    Some(_) => return Err(ctx.bad("header term is not an object")),
-                    None => return Err(ctx.bad("v3 header needs term")),
-                };
-                h.width = ctx.size(term, "cols", "term.cols")?;
-                h.height = ctx.size(term, "rows", "term.rows")?;
-                h.term_type = ctx.opt_str(term, "type")?;
-                h.theme = term.get("theme").filter(|t| !t.is_null()).cloned();
-                known = &[
-                    "version",
-                    "term",
-                    "timestamp",
-                    "idle_time_limit",
-                    "command",
-                    "title",
-                    "env",
-                ];
-            }
-            v => return Err(CastError::Unsupported { version: v }),
-        }
-        h.version = version as u8;
-        if version == 1 {
-            let stdout = o
-                .get("stdout")
-                .and_then(Value::as_array)
-                .ok_or_else(|| ctx.bad("v1 file needs a stdout array"))?;
-            let mut t: i128 = 0;
-            for (i, f) in stdout.iter().enumerate() {
-                let frame = |m: &str| ctx.bad(format!("stdout frame {i}: {m}"));
-                let a = f
-                    .as_array()
-                    .filter(|a| a.len() == 2)
-                    .ok_or_else(|| frame("not [delay, data]"))?;
-                let d = match &a[0] {
-                    Value::Number(n) => number_ns(n).map_err(frame)?,
-                    _ => return Err(frame("delay is not a number")),
-                };
-                let data = a[1].as_str().ok_or_else(|| frame("data is not a string"))?;
-                t += d;
-                if t > MAX_TIME_NS {
-                    return Err(frame("time is too large"));
-                }
-                v1_events.push(Event {
-                    time_ns: t,
-                    kind: EventKind::Output,
-                    data: data.to_string(),
-                });
-            }
-        }
-        h.extra = std::mem::take(o)
-            .into_iter()
-            .filter(|(k, _)| !known.contains(&k.as_str()))
-            .collect();
+        let (header, v1_events) = parse_header(&ctx, o, &doc)?;
         doc.clear();
         Ok(CastReader {
             r,
-            header: h,
+            header,
             line_no,
             offset,
             last_ns: 0,

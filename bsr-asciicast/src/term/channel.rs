@@ -7,7 +7,7 @@ use crate::convert::ChannelFiles;
 use crate::utf8::Utf8Stream;
 use bsr_core::Timestamp;
 use bsr_core::read::ChunkStream;
-use bsr_core::ssh::{Decoded, Request, decode_chunk_payload};
+use bsr_core::ssh::{Decoded, Request, SessionProgram, decode_chunk_payload};
 use std::collections::BTreeMap;
 
 /// Most window changes read from a channel (bounded memory on hostile input).
@@ -134,23 +134,27 @@ impl<'f> Replay<'f> {
                     {
                         resizes.push((c.time, w.terminal_width_columns, w.terminal_height_rows));
                     }
-                    Request::Shell(_) if program.is_none() => {
-                        program = Some(Program::Shell);
-                        program_time = c.time;
-                    }
-                    Request::Exec(e) if program.is_none() => {
-                        program = Some(Program::Exec(e.command));
-                        program_time = c.time;
-                    }
-                    Request::Subsystem(s) if program.is_none() => {
-                        return Err(not_interactive(
-                            files,
-                            format!(
-                                "the channel runs the {:?} subsystem, a file-transfer protocol, not a terminal",
-                                crate::term::printable(&s.subsystem_name)
-                            ),
-                        ));
-                    }
+                    // bsr-core's rule: the first shell, exec or subsystem request decides.
+                    other if program.is_none() => match SessionProgram::of(&other) {
+                        Some(SessionProgram::Shell) => {
+                            program = Some(Program::Shell);
+                            program_time = c.time;
+                        }
+                        Some(SessionProgram::Exec { command }) => {
+                            program = Some(Program::Exec(command));
+                            program_time = c.time;
+                        }
+                        Some(SessionProgram::Subsystem { name }) => {
+                            return Err(not_interactive(
+                                files,
+                                format!(
+                                    "the channel runs the {:?} subsystem, a file-transfer protocol, not a terminal",
+                                    crate::term::printable(&name)
+                                ),
+                            ));
+                        }
+                        _ => {}
+                    },
                     _ => {}
                 }
                 if resizes.len() > MAX_RESIZES {

@@ -11,12 +11,12 @@ use std::sync::Arc;
 fn bench(c: &mut Criterion) {
     let d = tempfile::tempdir().unwrap();
     let t0 = Timestamp::new(1_700_000_000, 0);
-    let kek = bsr_core::kms::AeadWrapper::new([1; 32], "k");
+    let kek = bsr_core::keys::AeadWrapper::new([1; 32], "k");
     let s = SessionWriter::create(
         Arc::new(FsStore::new(d.path())),
         "",
         SessionOptions::new("sr_bench00001", "s_bench00001", t0),
-        bsr_core::kms::RecordingKeys::from_seed("s_bench00001", [1; 32]),
+        bsr_core::keys::RecordingKeys::from_seed("s_bench00001", [1; 32]),
         &kek,
         None,
     )

@@ -18,12 +18,12 @@ fn bench(c: &mut Criterion) {
         .unwrap_or(16);
     let d = tempfile::tempdir().unwrap();
     let t0 = Timestamp::new(1_700_000_000, 0);
-    let kek = bsr_core::kms::AeadWrapper::new([1; 32], "k");
+    let kek = bsr_core::keys::AeadWrapper::new([1; 32], "k");
     let s = SessionWriter::create(
         Arc::new(FsStore::new(d.path())),
         "",
         SessionOptions::new("sr_textb00001", "s_textb00001", t0),
-        bsr_core::kms::RecordingKeys::from_seed("s_textb00001", [1; 32]),
+        bsr_core::keys::RecordingKeys::from_seed("s_textb00001", [1; 32]),
         &kek,
         None,
     )

@@ -16,7 +16,7 @@ use crate::cast::{CastReader, Event, EventKind, parse_resize};
 use crate::convert::MARKER_REQUEST;
 use crate::error::ConvertError;
 use bsr_core::format::{Direction, Timestamp};
-use bsr_core::kms::{KeyWrapper, RecorderKey, RecordingKeys};
+use bsr_core::keys::{KeyWrapper, RecorderKey, RecordingKeys};
 use bsr_core::ssh::*;
 use bsr_core::store::WriteStore;
 use bsr_core::write::{ChannelWriter, SessionOptions, SessionWriter};

@@ -1,7 +1,7 @@
-//! `bsr-asciicast`: convert BSR SSH channels to asciicast, and import casts as BSR recordings.
+//! `bsr-asciicast`: convert BSR SSH channels to asciicast, import casts as BSR recordings, and
+//! the auditor's views (text, commands, search, the HTML evidence page).
 
 mod cli;
-mod views_cli;
 
 use clap::{Parser, Subcommand};
 
@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "bsr-asciicast",
     version,
-    about = "Convert BSR SSH channels to asciicast (with a header-security report), and import casts"
+    about = "Convert BSR SSH channels to asciicast (with a header-security report), import casts, and read sessions as text, commands, search hits or an HTML evidence page"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -23,9 +23,9 @@ enum Cmd {
     Convert(cli::convert::ConvertArgs),
     /// Turn an asciicast v1, v2 or v3 file into a signed BSR recording.
     Import(cli::import::ImportArgs),
-    /// The text views: text, commands, search (views_cli.rs).
+    /// The text views: text, commands, search (cli/views.rs).
     #[command(flatten)]
-    Views(views_cli::ViewCmd),
+    Views(cli::views::ViewCmd),
     /// Write a self-contained HTML evidence page: player, transcript, commands, facts and
     /// integrity (cli/html.rs).
     Html(cli::html::HtmlArgs),
@@ -36,7 +36,7 @@ fn main() {
     let res = match cli.cmd {
         Cmd::Convert(a) => cli::convert::run(a),
         Cmd::Import(a) => cli::import::run(a),
-        Cmd::Views(v) => views_cli::run(v),
+        Cmd::Views(v) => cli::views::run(v),
         Cmd::Html(a) => cli::html::run(a),
     };
     match res {

@@ -30,7 +30,7 @@
 use crate::convert::ChannelFiles;
 use crate::human::escape;
 use bsr_core::format;
-use bsr_core::kms::{AeadWrapper, KeyWrapper, RecorderTrust};
+use bsr_core::keys::{AeadWrapper, KeyWrapper, RecorderTrust};
 use bsr_core::store::{EntryKind, ReadStore, join};
 use bsr_verify::report::{Class, FileStatus, Report, Severity, Verdict};
 use bsr_verify::verify::{Trust, VerifyOptions, verify};

@@ -122,7 +122,7 @@ fn env(k: &str, v: &str) -> Request {
 /// PATH and LD_PRELOAD, env after start, an unknown request, a signal and an agent request.
 fn hostile(store: Arc<MemStore>) -> String {
     let kek = generate::kek();
-    let keys = bsr_core::kms::RecordingKeys::from_seed("s_hostile0001", [3; 32]);
+    let keys = bsr_core::keys::RecordingKeys::from_seed("s_hostile0001", [3; 32]);
     let s = SessionWriter::create(
         store,
         "",
@@ -332,7 +332,8 @@ fn checksum_mismatch_is_an_error() {
     let rec = Recording::open(store.clone(), "sr_exec000001.bsr").unwrap();
     let mut files: ChannelFiles = select_channel(&rec, None, None).unwrap();
     let mut file = bsr_core::format::MAGIC.to_vec();
-    let mut enc = bsr_core::chunk::ChunkEncoder::new(bsr_core::chunk::Compression::None);
+    let mut enc =
+        bsr_core::write::chunk::ChunkEncoder::new(bsr_core::format::chunk::Compression::None);
     enc.head(
         &mut file,
         *b"BSSH",
@@ -440,7 +441,7 @@ fn bsr_verify_like(store: &Arc<MemStore>, dir: &str) -> bool {
     rec.is_finished()
         && rec.connections().unwrap().iter().all(|c| {
             c.channels().unwrap().iter().all(|ch| {
-                bsr_core::chunk::validate_structure(
+                bsr_core::read::structure::validate_structure(
                     ch.messages(Direction::Outbound).unwrap().bytes(),
                 )
                 .is_ok()

@@ -4,8 +4,10 @@
 //! human output (7), and clear messages for paths that are not a recording.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use bsr_core::chunk::{ChunkEncoder, ChunkReader, Compression, encode_raw};
+use bsr_core::format::chunk::Compression;
 use bsr_core::format::{CHUNK_DATA, Direction, MAGIC, PROTOCOL_SSH, Timestamp};
+use bsr_core::read::chunk::ChunkReader;
+use bsr_core::write::chunk::{ChunkEncoder, encode_raw};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

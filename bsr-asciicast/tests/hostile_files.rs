@@ -90,7 +90,10 @@ fn plant(rec: &Path, rel: &str, kind: Kind, outside: &Path) -> bool {
         Kind::SymlinkInside => {
             // Another file of the same recording, with the original content beside it, so that
             // following the link would read plausible bytes.
-            let twin = p.with_file_name(format!(".twin-{}", p.file_name().unwrap().to_string_lossy()));
+            let twin = p.with_file_name(format!(
+                ".twin-{}",
+                p.file_name().unwrap().to_string_lossy()
+            ));
             std::fs::write(&twin, &original).unwrap();
             std::os::unix::fs::symlink(twin.file_name().unwrap(), &p).unwrap();
         }
@@ -142,13 +145,19 @@ fn run(mut cmd: Command, as_nobody: bool) -> (Option<i32>, String) {
     let start = Instant::now();
     loop {
         if let Some(st) = child.try_wait().unwrap() {
-            return (st.code(), std::fs::read_to_string(&out_path).unwrap_or_default());
+            return (
+                st.code(),
+                std::fs::read_to_string(&out_path).unwrap_or_default(),
+            );
         }
         if start.elapsed() > DEADLINE {
             let _ = child.kill();
             let _ = child.wait();
             let so_far = std::fs::read_to_string(&out_path).unwrap_or_default();
-            return (None, format!("HUNG (killed after {DEADLINE:?}); output so far:\n{so_far}"));
+            return (
+                None,
+                format!("HUNG (killed after {DEADLINE:?}); output so far:\n{so_far}"),
+            );
         }
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -165,7 +174,12 @@ fn files(rec: &Path) -> Vec<String> {
             if ft.is_dir() {
                 stack.push(e.path());
             } else if ft.is_file() {
-                let rel = e.path().strip_prefix(rec).unwrap().to_string_lossy().into_owned();
+                let rel = e
+                    .path()
+                    .strip_prefix(rec)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
                 out.push(rel);
             }
         }
@@ -188,10 +202,12 @@ fn copy_tree(from: &Path, to: &Path) {
 }
 
 fn open_up(p: &Path) {
-    // So that `nobody` can walk the tree and read every file but the planted one.
+    // So that `nobody` owns the tree (it may write its outputs, and `bsr-recover` may close the
+    // recording) and can read every file but the planted one, whose mode stays 000.
     let mut stack = vec![p.to_path_buf()];
     while let Some(d) = stack.pop() {
         let md = std::fs::symlink_metadata(&d).unwrap();
+        std::os::unix::fs::lchown(&d, Some(65534), Some(65534)).unwrap();
         if md.is_dir() {
             std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
             for e in std::fs::read_dir(&d).unwrap() {
@@ -261,8 +277,19 @@ fn sweep(source: &Path, rec_name: &str, commands: Commands) -> Vec<Failure> {
 fn report(failures: Vec<Failure>) {
     if !failures.is_empty() {
         let n = failures.len();
+        // A tally by command and kind first, then the first failures in full.
+        let mut tally = std::collections::BTreeMap::<String, usize>::new();
+        for f in &failures {
+            let key = f.0.split(" at ").next().unwrap_or_default().to_string();
+            *tally.entry(key).or_default() += 1;
+        }
+        let tally: Vec<String> = tally.iter().map(|(k, v)| format!("{v:5} {k}")).collect();
         let text: Vec<String> = failures.into_iter().take(40).map(|f| f.0).collect();
-        panic!("{n} hostile runs misbehaved; the first ones:\n\n{}", text.join("\n\n"));
+        panic!(
+            "{n} hostile runs misbehaved:\n{}\n\nthe first ones:\n\n{}",
+            tally.join("\n"),
+            text.join("\n\n")
+        );
     }
 }
 
@@ -280,9 +307,16 @@ fn hostile_files_in_a_finished_recording_fail_every_reading_command() {
     let cmds = |rec: &Path| {
         let mut v: Vec<(&'static str, Expect, Command)> = Vec::new();
         let mut c = Command::new(&verify);
-        c.arg("--kek").arg(&kek).arg("--recorder-key").arg(&recorder).arg(rec);
+        c.arg("--kek")
+            .arg(&kek)
+            .arg("--recorder-key")
+            .arg(&recorder)
+            .arg(rec);
         v.push(("verify", Expect::Refuse, c));
-        for (sub, nv) in [("facts", "facts --no-verify"), ("events", "events --no-verify")] {
+        for (sub, nv) in [
+            ("facts", "facts --no-verify"),
+            ("events", "events --no-verify"),
+        ] {
             let mut c = Command::new(&verify);
             c.arg(sub).arg("--kek").arg(&kek).arg(rec);
             v.push((sub, Expect::Refuse, c));
@@ -291,8 +325,32 @@ fn hostile_files_in_a_finished_recording_fail_every_reading_command() {
             v.push((nv, Expect::NoHang, c));
         }
         let mut c = Command::new(&asciicast);
-        c.arg("convert").arg(rec).arg("-o").arg(rec.with_extension("cast"));
+        c.arg("convert")
+            .arg(rec)
+            .arg("-o")
+            .arg(rec.with_extension("cast"));
         v.push(("convert", Expect::Refuse, c));
+        let mut c = Command::new(&asciicast);
+        c.args(["convert", "--unverified"])
+            .arg(rec)
+            .arg("-o")
+            .arg(rec.with_extension("u.cast"));
+        v.push(("convert --unverified", Expect::NoHang, c));
+        // The auditor's views: each verifies through the same gate before it shows anything.
+        for sub in ["text", "commands"] {
+            let mut c = Command::new(&asciicast);
+            c.arg(sub).arg(rec);
+            v.push((sub, Expect::Refuse, c));
+        }
+        let mut c = Command::new(&asciicast);
+        c.args(["search", "hello"]).arg(rec);
+        v.push(("search", Expect::Refuse, c));
+        let mut c = Command::new(&asciicast);
+        c.arg("html")
+            .arg(rec)
+            .arg("-o")
+            .arg(rec.with_extension("html"));
+        v.push(("html", Expect::Refuse, c));
         v
     };
     report(sweep(&source, "sr_exec000001.bsr", &cmds));
@@ -302,10 +360,12 @@ fn hostile_files_in_a_finished_recording_fail_every_reading_command() {
 fn unfinished(dir: &Path) -> PathBuf {
     use bsr_core::Direction;
     use bsr_core::ssh::{Request, ShellRequest};
-    let kek = bsr_core::kms::AeadWrapper::from_kek_file(&keys().0).unwrap();
+    let kek = bsr_core::keys::AeadWrapper::from_kek_file(&keys().0).unwrap();
     let store = std::sync::Arc::new(bsr_core::store::FsStore::new(dir));
-    let t = |ms: u64| bsr_core::Timestamp::new(1_700_000_000 + ms / 1000, ((ms % 1000) * 1_000_000) as u32);
-    let keys = bsr_core::kms::RecordingKeys::generate("s_sweep00001").unwrap();
+    let t = |ms: u64| {
+        bsr_core::Timestamp::new(1_700_000_000 + ms / 1000, ((ms % 1000) * 1_000_000) as u32)
+    };
+    let keys = bsr_core::keys::RecordingKeys::generate("s_sweep00001").unwrap();
     let opts = bsr_core::write::SessionOptions::new("sr_sweep00001", "s_sweep00001", t(0));
     let s = bsr_core::write::SessionWriter::create(store, "", opts, keys, &kek, None).unwrap();
     let c = s.new_connection("cr_sweep00001", t(0)).unwrap();
@@ -313,11 +373,19 @@ fn unfinished(dir: &Path) -> PathBuf {
     ch.write_request(
         Direction::Inbound,
         t(1),
-        &Request::Shell(ShellRequest { request_type: "shell".into(), want_reply: true }),
+        &Request::Shell(ShellRequest {
+            request_type: "shell".into(),
+            want_reply: true,
+        }),
     )
     .unwrap();
     for k in 0..20 {
-        ch.write_data(Direction::Outbound, t(2 + k), format!("line {k}\r\n").as_bytes()).unwrap();
+        ch.write_data(
+            Direction::Outbound,
+            t(2 + k),
+            format!("line {k}\r\n").as_bytes(),
+        )
+        .unwrap();
         ch.write_data(Direction::Inbound, t(2 + k), b"k").unwrap();
     }
     ch.sync().unwrap();

@@ -11,7 +11,7 @@ mod generate;
 
 use bsr_asciicast::html::{HtmlOptions, Page, render};
 use bsr_core::Direction;
-use bsr_core::kms::{RecorderTrust, RecordingKeys};
+use bsr_core::keys::{RecorderTrust, RecordingKeys};
 use bsr_core::ssh::*;
 use bsr_core::store::{FsStore, MemStore, ReadStore, WriteStore};
 use bsr_core::write::{SessionOptions, SessionWriter};

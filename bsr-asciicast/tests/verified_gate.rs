@@ -127,7 +127,7 @@ fn sha256sum_replaced_by_a_symlink_refuses() {
 fn edit_data_fix_crc(file: &Path) -> String {
     use sha2::Digest;
     let mut b = std::fs::read(file).unwrap();
-    let mut r = bsr_core::chunk::ChunkReader::new(&b).unwrap();
+    let mut r = bsr_core::read::chunk::ChunkReader::new(&b).unwrap();
     let (off, len) = loop {
         let c = r.next_chunk().unwrap().expect("a DATA chunk");
         if c.is_data() {

@@ -180,7 +180,9 @@ pub enum Error {
     },
     /// A recording file that is not a regular file (FIFO, socket, device, folder, symbolic
     /// link): refused before anything is read from it or written to it.
-    #[error("{path}: is a {kind}, refused (a recording holds only regular files and folders)")]
+    #[error(
+        "{path}: is a {kind}, refused (a recording holds only regular files and its container folders)"
+    )]
     NotRegularFile {
         /// The file.
         path: String,
@@ -253,6 +255,12 @@ impl Error {
     /// True for errors that mean "the input ends early" (a torn or unfinished file).
     pub fn is_truncation(&self) -> bool {
         matches!(self, Error::Truncated { .. })
+    }
+
+    /// True for an I/O error saying that the file does not exist (and for nothing else: a
+    /// file that exists but cannot be read, or is not a regular file, is not "absent").
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
     }
 }
 

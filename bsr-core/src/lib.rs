@@ -27,24 +27,3 @@ pub mod write;
 
 pub use error::{Error, Location, Result};
 pub use format::{ContainerKind, Direction, Timestamp};
-
-// Old module paths, kept while the other crates move to the new ones (to be removed).
-#[doc(hidden)]
-pub use format::checksum;
-#[doc(hidden)]
-pub use format::meta;
-#[doc(hidden)]
-pub use keys as kms;
-#[doc(hidden)]
-pub use write::recover;
-
-/// Old path of the chunk codec: now [`format::chunk`], [`read::chunk`], [`read::decoder`],
-/// [`read::structure`] and [`write::chunk`].
-#[doc(hidden)]
-pub mod chunk {
-    pub use crate::format::chunk::*;
-    pub use crate::read::chunk::*;
-    pub use crate::read::decoder::*;
-    pub use crate::read::structure::*;
-    pub use crate::write::chunk::*;
-}

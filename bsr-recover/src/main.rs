@@ -5,7 +5,7 @@
 //! that holds something other than regular files and folders (nothing is written then).
 
 use anyhow::Context;
-use bsr_core::kms::AeadWrapper;
+use bsr_core::keys::AeadWrapper;
 use clap::Parser;
 use std::path::{Path, PathBuf};
 
@@ -103,9 +103,9 @@ fn count_chunks(dir: &Path) -> anyhow::Result<u64> {
 
 fn run(cli: &Cli) -> anyhow::Result<()> {
     check_tree(&cli.recording)?;
-    let wrapper =
-        AeadWrapper::from_kek_file(&cli.kek).map_err(|e| anyhow::anyhow!("--kek: {e}"))?;
-    let r = bsr_core::recover::recover(&cli.recording, &wrapper, bsr_core::Timestamp::now())?;
+    let wrapper = AeadWrapper::from_kek_file(&cli.kek).context("--kek")?;
+    let r =
+        bsr_core::write::recover::recover(&cli.recording, &wrapper, bsr_core::Timestamp::now())?;
     println!("{}", serde_json::to_string_pretty(&r)?);
     let kept = count_chunks(&cli.recording)?;
     eprintln!(

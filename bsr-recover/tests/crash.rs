@@ -35,7 +35,7 @@ fn crash_child() {
     };
     let store = Arc::new(FsStore::new(&dir));
     let kek = generate::kek();
-    let keys = bsr_core::kms::RecordingKeys::generate("s_crash00001").unwrap();
+    let keys = bsr_core::keys::RecordingKeys::generate("s_crash00001").unwrap();
     let mut opts = bsr_core::write::SessionOptions::new(REC, "s_crash00001", generate::t(0));
     opts.writer.buffer_size = 4096;
     let s = bsr_core::write::SessionWriter::create(
@@ -76,7 +76,7 @@ fn crash_child() {
 
 fn trust() -> VerifyOptions {
     let rt =
-        bsr_core::kms::RecorderTrust::from_public_keys(vec![generate::recorder().public_key()]);
+        bsr_core::keys::RecorderTrust::from_public_keys(vec![generate::recorder().public_key()]);
     VerifyOptions {
         trust: Trust {
             kek: Some(Arc::new(generate::kek())),
@@ -183,7 +183,7 @@ fn killed_writers_are_incomplete_and_recover_without_losing_synced_chunks() {
                 .unwrap();
             assert_eq!(st.status.code(), Some(2));
         } else {
-            match bsr_core::recover::recover(
+            match bsr_core::write::recover::recover(
                 &d.path().join(&dir),
                 &generate::kek(),
                 generate::t(10_000),

@@ -4,7 +4,7 @@
 //! 3 intact but authenticity not established; 4 incomplete (unfinished recording).
 
 use anyhow::Context;
-use bsr_core::kms::{AeadWrapper, KeyWrapper, RecorderTrust};
+use bsr_core::keys::{AeadWrapper, KeyWrapper, RecorderTrust};
 use bsr_verify::report::{Severity, escape_controls};
 use bsr_verify::shard::{Chain, Listing, Options, Shard};
 use bsr_verify::target::{S3Flags, Target, resolve};
@@ -167,14 +167,12 @@ fn jobs_or_cores(jobs: Option<usize>) -> usize {
 
 fn trust_from(args: &TrustArgs) -> anyhow::Result<Trust> {
     let kek: Option<Arc<dyn KeyWrapper>> = match &args.kek {
-        Some(p) => Some(Arc::new(
-            AeadWrapper::from_kek_file(p).map_err(|e| anyhow::anyhow!("--kek: {e}"))?,
-        )),
+        Some(p) => Some(Arc::new(AeadWrapper::from_kek_file(p).context("--kek")?)),
         None => None,
     };
     let recorder = match &args.recorder_key {
         Some(p) => Some(Arc::new(
-            RecorderTrust::from_file(p).map_err(|e| anyhow::anyhow!("--recorder-key: {e}"))?,
+            RecorderTrust::from_file(p).context("--recorder-key")?,
         )),
         None => None,
     };
@@ -454,6 +452,7 @@ fn run_facts(a: FactsArgs, events: bool) -> anyhow::Result<i32> {
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     let mut left_out = 0u64;
+    let mut did_not_verify = 0u64;
     let resolved = resolve_all(&a.targets, &s3, a.shard)?;
     let unseen = listing_of(&resolved).unseen > 0;
     for (_, target) in &resolved {
@@ -510,6 +509,22 @@ fn run_facts(a: FactsArgs, events: bool) -> anyhow::Result<i32> {
                     );
                     return;
                 }
+                // Shown, with its verdict, but never passed as valid: a recording that did not
+                // verify (tampered, unreadable, unfinished) is named on stderr and the exit is 1.
+                if let Some(v) = &facts.verification
+                    && matches!(v.exit_code, 1 | 2 | 4)
+                {
+                    did_not_verify += 1;
+                    eprintln!(
+                        "bsr-verify: error: {}: did not verify ({}, {} error(s)):",
+                        escape_controls(&facts.location),
+                        v.verdict,
+                        v.errors
+                    );
+                    for e in &v.quoted {
+                        eprintln!("  {}", escape_controls(e));
+                    }
+                }
                 let res = if events {
                     evs.iter()
                         .filter(|e| filter.matches_event(e))
@@ -534,7 +549,7 @@ fn run_facts(a: FactsArgs, events: bool) -> anyhow::Result<i32> {
     out.flush()?;
     Ok(if unseen {
         2
-    } else if left_out > 0 {
+    } else if left_out > 0 || did_not_verify > 0 {
         1
     } else {
         0

@@ -328,7 +328,7 @@ pub struct Report {
     pub schema: &'static str,
     /// The recording's folder in its store.
     pub recording: String,
-    /// Human-readable location (absolute path or `s3://` URL).
+    /// Human-readable location: the path as given on the command line, or the `s3://` URL.
     pub location: String,
     /// Session recording id, when readable.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -6,10 +6,11 @@
 #[path = "../../bsr-core/tests/support/generate.rs"]
 mod generate;
 
-use bsr_core::chunk::{ChunkReader, encode_raw};
 use bsr_core::format::MAGIC;
-use bsr_core::kms::RecordingKeys;
+use bsr_core::keys::RecordingKeys;
+use bsr_core::read::chunk::ChunkReader;
 use bsr_core::store::MemStore;
+use bsr_core::write::chunk::encode_raw;
 use bsr_core::{Direction, Timestamp};
 use bsr_verify::report::{Severity, Verdict};
 use bsr_verify::{Trust, VerifyOptions, verify};

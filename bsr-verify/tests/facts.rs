@@ -214,8 +214,14 @@ fn many_recordings_filters_and_verified_only() {
     let mut m = std::fs::read_to_string(&victim).unwrap();
     m = m.replace("alice", "mallory");
     std::fs::write(&victim, m).unwrap();
-    let (code, out, _) = run(&["facts", "--kek", &kek()]);
-    assert_eq!(code, Some(0));
+    // Shown with its verdict, named on stderr, and never passed: exit 1.
+    let (code, out, err) = run(&["facts", "--kek", &kek()]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("sr_many000007.bsr: did not verify (invalid")
+            && err.contains("session-meta.json"),
+        "{err}"
+    );
     let bad: Vec<&str> = out
         .lines()
         .filter(|l| l.contains("sr_many000007"))

@@ -5,7 +5,7 @@
 #[path = "../../bsr-core/tests/support/generate.rs"]
 mod generate;
 
-use bsr_core::kms::{AeadWrapper, RecorderTrust};
+use bsr_core::keys::{AeadWrapper, RecorderTrust};
 use bsr_core::store::FsStore;
 use bsr_verify::report::{Class, Verdict};
 use bsr_verify::{Trust, VerifyOptions, verify};
@@ -223,7 +223,7 @@ fn recovered_recording_shows_as_recovered_in_the_human_output() {
     let rec = d.path().join(REC);
     // Crash before the session was closed: no final signature.
     std::fs::remove_file(rec.join("SHA256SUM.sig")).unwrap();
-    bsr_core::recover::recover(&rec, &generate::kek(), generate::t(10_000)).unwrap();
+    bsr_core::write::recover::recover(&rec, &generate::kek(), generate::t(10_000)).unwrap();
     let out = run(&["--kek", kek_file()], &[&rec]);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");

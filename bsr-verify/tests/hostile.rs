@@ -4,9 +4,10 @@
 #[path = "../../bsr-core/tests/support/generate.rs"]
 mod generate;
 
-use bsr_core::chunk::{ChunkEncoder, Compression, encode_raw};
+use bsr_core::format::chunk::Compression;
 use bsr_core::format::{MAGIC, PROTOCOL_SSH};
 use bsr_core::store::{FsStore, MemStore};
+use bsr_core::write::chunk::{ChunkEncoder, encode_raw};
 use bsr_core::{Direction, Timestamp};
 use bsr_verify::report::Verdict;
 use bsr_verify::{VerifyOptions, verify};
@@ -124,7 +125,7 @@ fn millions_of_tiny_chunks_stream_in_bounded_time() {
     // 2 million 16-byte DATA chunks (90 MB) written by our writer, then verified.
     let d = tempfile::tempdir().unwrap();
     let store = Arc::new(FsStore::new(d.path()));
-    let keys = bsr_core::kms::RecordingKeys::from_seed("s_tiny0000001", [1; 32]);
+    let keys = bsr_core::keys::RecordingKeys::from_seed("s_tiny0000001", [1; 32]);
     let t = Timestamp::new(1_700_000_000, 0);
     let s = bsr_core::write::SessionWriter::create(
         store.clone(),

@@ -15,7 +15,7 @@ fn testdata() -> PathBuf {
 
 fn opts(map_files: bool) -> VerifyOptions {
     let kek =
-        bsr_core::kms::AeadWrapper::from_kek_file(&testdata().join("keys/test-kek.hex")).unwrap();
+        bsr_core::keys::AeadWrapper::from_kek_file(&testdata().join("keys/test-kek.hex")).unwrap();
     VerifyOptions {
         trust: Trust {
             kek: Some(Arc::new(kek)),

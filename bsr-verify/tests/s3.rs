@@ -17,8 +17,8 @@ fn testdata() -> PathBuf {
 
 fn trust() -> VerifyOptions {
     let kek =
-        bsr_core::kms::AeadWrapper::from_kek_file(&testdata().join("keys/test-kek.hex")).unwrap();
-    let rt = bsr_core::kms::RecorderTrust::from_file(&testdata().join("keys/test-recorder.pub"))
+        bsr_core::keys::AeadWrapper::from_kek_file(&testdata().join("keys/test-kek.hex")).unwrap();
+    let rt = bsr_core::keys::RecorderTrust::from_file(&testdata().join("keys/test-recorder.pub"))
         .unwrap();
     VerifyOptions {
         trust: Trust {

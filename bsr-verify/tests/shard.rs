@@ -43,7 +43,7 @@ fn archive() -> (tempfile::TempDir, Vec<String>) {
     let mut all = Vec::new();
     for i in 0..15 {
         let parent = format!("2026/{:02}", 1 + i % 3);
-        bsr_core::store::WriteStore::create_dir(&*store, &parent).unwrap();
+        std::fs::create_dir_all(d.path().join(&parent)).unwrap();
         let rec = format!("sr_shard{i:05}");
         generate::exec_session(store.clone(), &parent, &rec).unwrap();
         all.push(format!("{parent}/{rec}.bsr"));
@@ -135,7 +135,11 @@ fn check_shards(outs: &[Output], all: &[String], single: &(Option<i32>, Value), 
         let invalid = reports.iter().filter(|r| r["verdict"] == "invalid").count();
         assert_eq!(o.status.code(), Some(if invalid > 0 { 1 } else { 0 }));
     }
-    assert_eq!(seen.into_iter().collect::<Vec<_>>(), all, "union = the archive");
+    assert_eq!(
+        seen.into_iter().collect::<Vec<_>>(),
+        all,
+        "union = the archive"
+    );
     // Every shard got something (so the test exercises a real split).
     assert!(outs.iter().all(|o| lines(o).len() > 1));
 
@@ -162,7 +166,13 @@ fn local_shards_cover_the_archive_once_and_merge_to_the_single_run() {
     let mut ids = Vec::new();
     for k in 0..N {
         let o = bin()
-            .args(["facts", "--no-verify", "--shard", &format!("{k}/{N}"), &target])
+            .args([
+                "facts",
+                "--no-verify",
+                "--shard",
+                &format!("{k}/{N}"),
+                &target,
+            ])
             .output()
             .unwrap();
         assert_eq!(o.status.code(), Some(0));
@@ -172,7 +182,13 @@ fn local_shards_cover_the_archive_once_and_merge_to_the_single_run() {
             ids.push(id);
         }
         let ev = bin()
-            .args(["events", "--no-verify", "--shard", &format!("{k}/{N}"), &target])
+            .args([
+                "events",
+                "--no-verify",
+                "--shard",
+                &format!("{k}/{N}"),
+                &target,
+            ])
             .output()
             .unwrap();
         assert_eq!(ev.status.code(), Some(0));
@@ -257,7 +273,17 @@ fn merge_refuses_missing_duplicated_inconsistent_and_tampered_shards() {
     generate::exec_session(store, "2026/01", "sr_latecomer").unwrap();
     let later = work.path().join("later.jsonl");
     let o = bin()
-        .args(["verify", "--json", "-j", "1", "--kek", &kek(), "--shard", "2/3", &target])
+        .args([
+            "verify",
+            "--json",
+            "-j",
+            "1",
+            "--kek",
+            &kek(),
+            "--shard",
+            "2/3",
+            &target,
+        ])
         .output()
         .unwrap();
     std::fs::write(&later, &o.stdout).unwrap();
@@ -265,7 +291,11 @@ fn merge_refuses_missing_duplicated_inconsistent_and_tampered_shards() {
 
     // Tampered reports. Find a shard with an invalid recording to "clean".
     let dirty = (0..N as usize)
-        .find(|&k| std::fs::read_to_string(&r[k]).unwrap().contains(r#""verdict":"invalid""#))
+        .find(|&k| {
+            std::fs::read_to_string(&r[k])
+                .unwrap()
+                .contains(r#""verdict":"invalid""#)
+        })
         .unwrap();
     let copy = |name: &str| {
         let p = work.path().join(name);

@@ -9,7 +9,7 @@
 #[path = "../../bsr-core/tests/support/generate.rs"]
 mod generate;
 
-use bsr_core::kms::{AeadWrapper, KeyWrapper, RecorderKey, RecorderTrust, RecordingKeys};
+use bsr_core::keys::{AeadWrapper, KeyWrapper, RecorderKey, RecorderTrust, RecordingKeys};
 use bsr_core::store::{MemStore, ReadStore};
 use bsr_verify::report::Verdict;
 use bsr_verify::{Trust, VerifyOptions, verify};
@@ -380,7 +380,7 @@ fn channel_swapped_between_recordings_is_detected() {
         "",
         "sr_shell00001",
         "shell00001",
-        bsr_core::chunk::Compression::None,
+        bsr_core::format::chunk::Compression::None,
     )
     .unwrap();
     // Put recording b's channel in place of recording a's (same folder name).

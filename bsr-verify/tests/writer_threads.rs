@@ -21,7 +21,7 @@ fn channels_written_from_threads() {
         store.clone(),
         "",
         SessionOptions::new("sr_threads001", "s_threads001", t(0)),
-        bsr_core::kms::RecordingKeys::from_seed("s_threads001", [5; 32]),
+        bsr_core::keys::RecordingKeys::from_seed("s_threads001", [5; 32]),
         &generate::kek(),
         None,
     )
@@ -92,7 +92,7 @@ fn channels_written_from_threads() {
         store2.clone(),
         "",
         SessionOptions::new("sr_threads002", "s_threads002", t(0)),
-        bsr_core::kms::RecordingKeys::from_seed("s_threads002", [6; 32]),
+        bsr_core::keys::RecordingKeys::from_seed("s_threads002", [6; 32]),
         &generate::kek(),
         None,
     )

@@ -68,6 +68,9 @@ pub fn run(a: HtmlArgs) -> anyhow::Result<i32> {
             a.recording.display(),
             page.verdict.describe()
         );
+        if let Some(why) = &page.refusal {
+            eprintln!("{why}");
+        }
         Ok(1)
     }
 }

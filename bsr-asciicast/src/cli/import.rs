@@ -34,11 +34,11 @@ fn shown(p: &Path) -> String {
 pub fn run(a: ImportArgs) -> anyhow::Result<i32> {
     use sha2::Digest;
     let bytes = std::fs::read(&a.cast).with_context(|| format!("reading {}", shown(&a.cast)))?;
-    let wrapper = bsr_core::kms::AeadWrapper::from_kek_file(&a.kek)
+    let wrapper = bsr_core::keys::AeadWrapper::from_kek_file(&a.kek)
         .with_context(|| format!("reading KEK {}", shown(&a.kek)))?;
     let recorder = match &a.recorder_key {
         Some(p) => Some(
-            bsr_core::kms::RecorderKey::from_file(p)
+            bsr_core::keys::RecorderKey::from_file(p)
                 .with_context(|| format!("reading recorder key {}", shown(p)))?,
         ),
         None => None,

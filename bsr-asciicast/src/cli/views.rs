@@ -142,7 +142,7 @@ pub fn run(cmd: ViewCmd) -> anyhow::Result<i32> {
                     Ok(o) => Check::Verify(o),
                     Err(e) => {
                         let code = e.exit_code();
-                        super::cli::print_error(&e.into());
+                        super::print_error(&e.into());
                         return Ok(code);
                     }
                 }
@@ -173,7 +173,7 @@ fn verified_channel(
         Ok(o) => o,
         Err(e) => {
             let code = e.exit_code();
-            super::cli::print_error(&e.into());
+            super::print_error(&e.into());
             return Ok(Err(code));
         }
     };

@@ -4,7 +4,7 @@ use super::scan::Req;
 use crate::error::ConvertError;
 use crate::human::escape;
 use bsr_core::format::Timestamp;
-use bsr_core::ssh::Request;
+use bsr_core::ssh::SessionProgram;
 
 /// The session program of a channel that never started one (raw mode, Boundary parity).
 pub(super) const NO_PROGRAM: &str = "none";
@@ -27,23 +27,31 @@ pub(super) fn session_program(
     channel: &str,
     allow_none: bool,
 ) -> Result<Program, ConvertError> {
-    for r in reqs {
-        let (name, exec_command) = match &r.req {
-            Request::Shell(_) => ("shell", None),
-            Request::Exec(e) => ("exec", Some(e.command.clone())),
-            Request::Subsystem(s) => {
+    // bsr-core's rule (the first shell, exec or subsystem request decides), with its time.
+    let first = reqs
+        .iter()
+        .find_map(|r| SessionProgram::of(&r.req).map(|p| (p, r.time)));
+    if let Some((program, time)) = first {
+        let (name, exec_command) = match program {
+            SessionProgram::Shell => ("shell", None),
+            SessionProgram::Exec { command } => ("exec", Some(command)),
+            SessionProgram::Subsystem { name } => {
                 return Err(ConvertError::NotInteractive(format!(
-                    "{}: channel runs the {:?} subsystem, whose data is a file-transfer protocol, not a terminal; `bsr-verify events --kind 'session.*'` lists what the channel did",
+                    "{}: channel runs the {name:?} subsystem, whose data is a file-transfer protocol, not a terminal; `bsr-verify events --kind 'session.*'` lists what the channel did",
                     escape(channel),
-                    s.subsystem_name
                 )));
             }
-            _ => continue,
+            _ => {
+                return Err(ConvertError::NotInteractive(format!(
+                    "{}: unknown session program",
+                    escape(channel)
+                )));
+            }
         };
         return Ok(Program {
             name,
             exec_command,
-            start_time: Some(r.time),
+            start_time: Some(time),
         });
     }
     if allow_none {

@@ -46,20 +46,25 @@ impl ChannelFiles {
                 checksums.insert(join(dir, &e.name), e.digest);
             }
         }
-        let opt = |name: &str| {
-            let p = join(dir, name);
-            store.size(&p).is_ok().then_some(p)
+        // An optional file is absent only when it does not exist: a FIFO, a folder or an
+        // unreadable file in its place is an error that names it, never "no such file".
+        let present = |p: String| match store.size(&p) {
+            Ok(_) => Ok(Some(p)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(ConvertError::from(e)),
         };
+        let opt = |name: &str| present(join(dir, name));
         Ok(ChannelFiles {
             name: dir.to_string(),
             channel_type: ch.channel_type().to_string(),
-            requests_inbound: opt(format::requests_file(Direction::Inbound)),
-            requests_outbound: opt(format::requests_file(Direction::Outbound)),
+            requests_inbound: opt(format::requests_file(Direction::Inbound))?,
+            requests_outbound: opt(format::requests_file(Direction::Outbound))?,
             messages_outbound: join(dir, format::messages_file(Direction::Outbound)),
-            messages_inbound: opt(format::messages_file(Direction::Inbound)),
-            connection_requests: connection_dir
-                .map(|c| join(c, format::requests_file(Direction::Inbound)))
-                .filter(|p| store.size(p).is_ok()),
+            messages_inbound: opt(format::messages_file(Direction::Inbound))?,
+            connection_requests: match connection_dir {
+                Some(c) => present(join(c, format::requests_file(Direction::Inbound)))?,
+                None => None,
+            },
             checksums,
             store,
         })

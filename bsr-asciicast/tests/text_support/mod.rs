@@ -70,7 +70,7 @@ pub fn write_session(
 ) -> String {
     let rec = format!("sr_{tag}");
     let sess = format!("s_{tag}");
-    let keys = bsr_core::kms::RecordingKeys::from_seed(&sess, generate::seed(&rec));
+    let keys = bsr_core::keys::RecordingKeys::from_seed(&sess, generate::seed(&rec));
     let mut opts = SessionOptions::new(&rec, &sess, t(0));
     opts.session_meta = Some(generate::session_meta(&sess));
     let s = SessionWriter::create(store, "", opts, keys, &generate::kek(), None).unwrap();

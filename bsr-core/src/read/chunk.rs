@@ -29,8 +29,9 @@ use crate::format::{
 use std::borrow::Cow;
 use std::io::Read;
 
-/// A decoded, CRC-checked chunk borrowing its input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A decoded, CRC-checked chunk borrowing its input. Two chunks are equal when their fields
+/// and bytes are, whichever reader (and so whichever `path`) they came from.
+#[derive(Debug, Clone, Copy)]
 pub struct Chunk<'a> {
     /// Protocol (`BSSH`).
     pub protocol: [u8; 4],
@@ -48,7 +49,21 @@ pub struct Chunk<'a> {
     pub index: u64,
     /// Whether `stored` is a gzip member (set by readers from HEAD).
     pub compressed: bool,
+    /// The file the chunk is in, as its reader names it (empty for an unnamed input); errors
+    /// about the chunk's data name it.
+    pub path: &'a str,
 }
+
+impl PartialEq for Chunk<'_> {
+    fn eq(&self, o: &Self) -> bool {
+        (self.protocol, self.chunk_type, self.direction, self.time)
+            == (o.protocol, o.chunk_type, o.direction, o.time)
+            && (self.stored, self.offset, self.index, self.compressed)
+                == (o.stored, o.offset, o.index, o.compressed)
+    }
+}
+
+impl Eq for Chunk<'_> {}
 
 impl<'a> Chunk<'a> {
     /// Bytes the chunk occupies: 29 + stored length.
@@ -72,7 +87,7 @@ impl<'a> Chunk<'a> {
         self.chunk_type == format::CHUNK_DATA
     }
     fn loc(&self) -> Location {
-        Location::chunk(self.offset, self.index)
+        Location::chunk(self.offset, self.index).in_file(self.path)
     }
     /// The data, decompressed when compressed (capped at
     /// [`MAX_DECOMPRESSED_LENGTH`]; going over is [`Error::TooLarge`]).
@@ -80,7 +95,7 @@ impl<'a> Chunk<'a> {
         if !self.compressed {
             return Ok(Cow::Borrowed(self.stored));
         }
-        gunzip(self.stored, self.loc()).map(Cow::Owned)
+        gunzip(self.stored, || self.loc()).map(Cow::Owned)
     }
     /// Parses HEAD data.
     pub fn header(&self) -> Result<Header> {
@@ -92,15 +107,15 @@ impl<'a> Chunk<'a> {
 }
 
 /// Decompresses one or more concatenated gzip members with a hard output cap.
-pub(crate) fn gunzip(stored: &[u8], loc: Location) -> Result<Vec<u8>> {
+pub(crate) fn gunzip(stored: &[u8], loc: impl Fn() -> Location) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     let cap = MAX_DECOMPRESSED_LENGTH as u64;
     let mut dec = flate2::read::MultiGzDecoder::new(stored).take(cap + 1);
     dec.read_to_end(&mut out)
-        .map_err(|e| Error::malformed(loc.clone(), format!("gzip: {e}")))?;
+        .map_err(|e| Error::malformed(loc(), format!("gzip: {e}")))?;
     if out.len() as u64 > cap {
         return Err(Error::TooLarge {
-            loc,
+            loc: loc(),
             what: "decompressed chunk data",
             size: out.len() as u64,
             limit: cap,
@@ -211,6 +226,7 @@ pub(crate) fn decode_chunk_crc_with(
         offset,
         index,
         compressed: false,
+        path: "",
     };
     Ok(Some((chunk, total)))
 }

@@ -38,12 +38,13 @@ impl OwnedChunk {
             offset: self.offset,
             index: self.index,
             compressed: self.compressed,
+            path: "",
         }
     }
     /// The data, decompressed when compressed.
     pub fn data(&self) -> Result<Bytes> {
         if self.compressed {
-            gunzip(&self.stored, Location::chunk(self.offset, self.index)).map(Bytes::from)
+            gunzip(&self.stored, || Location::chunk(self.offset, self.index)).map(Bytes::from)
         } else {
             Ok(self.stored.clone())
         }

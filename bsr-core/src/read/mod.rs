@@ -64,8 +64,14 @@ fn read_small(store: &dyn ReadStore, path: &str) -> Result<Vec<u8>> {
     store.read_limited(path, MAX_SMALL_FILE)
 }
 
-fn exists(store: &dyn ReadStore, path: &str) -> bool {
-    store.size(path).is_ok()
+/// Whether an optional file is there: `false` only when it does not exist; a file that
+/// exists but cannot be read or is not a regular file (a FIFO, a folder) is an error naming it.
+fn exists(store: &dyn ReadStore, path: &str) -> Result<bool> {
+    match store.size(path) {
+        Ok(_) => Ok(true),
+        Err(e) if e.is_not_found() => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// Checks that `name` is `<id><suffix>` with a plain id, returning the id.
@@ -78,27 +84,116 @@ pub fn container_id(name: &str, kind: ContainerKind) -> Option<&str> {
     ok.then_some(id)
 }
 
-/// An opened session recording.
-#[derive(Debug, Clone)]
-pub struct Recording {
-    store: Arc<dyn ReadStore>,
-    dir: String,
-    meta: SessionRecordingMeta,
+/// What a container's meta type says about it: its kind, its summary and how both parse.
+pub trait ContainerMeta: Clone + std::fmt::Debug {
+    /// The container kind.
+    const KIND: ContainerKind;
+    /// The parsed summary file.
+    type Summary;
+    /// Parses the meta file at `path`.
+    fn parse_meta(bytes: &[u8], path: &str) -> Result<Self>;
+    /// Parses the summary file at `path`.
+    fn parse_summary(bytes: &[u8], path: &str) -> Result<Self::Summary>;
+    /// The container's id (the meta's `id` line).
+    fn container_id(&self) -> &str;
 }
 
-impl Recording {
-    /// Opens `<dir>` (a `*.bsr` folder) in `store` and parses its meta file.
+macro_rules! container_meta {
+    ($meta:ty, $kind:expr, $summary:ty) => {
+        impl ContainerMeta for $meta {
+            const KIND: ContainerKind = $kind;
+            type Summary = $summary;
+            fn parse_meta(bytes: &[u8], path: &str) -> Result<Self> {
+                <$meta>::parse(bytes, path)
+            }
+            fn parse_summary(bytes: &[u8], path: &str) -> Result<Self::Summary> {
+                <$summary>::parse(bytes, path)
+            }
+            fn container_id(&self) -> &str {
+                &self.id
+            }
+        }
+    };
+}
+container_meta!(SessionRecordingMeta, ContainerKind::Session, SessionSummary);
+container_meta!(
+    ConnectionRecordingMeta,
+    ContainerKind::Connection,
+    ConnectionSummary
+);
+container_meta!(ChannelRecordingMeta, ContainerKind::Channel, ChannelSummary);
+
+/// An opened container (session, connection or channel): its store, its folder and its
+/// parsed meta file. [`Recording`], [`ConnectionRecording`] and [`ChannelRecording`] name
+/// the three kinds.
+#[derive(Debug, Clone)]
+pub struct Container<M> {
+    store: Arc<dyn ReadStore>,
+    dir: String,
+    meta: M,
+}
+
+/// An opened session recording (a `*.bsr` folder).
+pub type Recording = Container<SessionRecordingMeta>;
+/// A connection container (a `*.connection` folder).
+pub type ConnectionRecording = Container<ConnectionRecordingMeta>;
+/// A channel container (a `*.channel` folder).
+pub type ChannelRecording = Container<ChannelRecordingMeta>;
+
+impl<M: ContainerMeta> Container<M> {
+    /// Opens `<dir>` in `store` and parses its meta file.
     pub fn open(store: Arc<dyn ReadStore>, dir: &str) -> Result<Self> {
         crate::store::check_path(dir)?;
-        let path = join(dir, ContainerKind::Session.meta_file());
-        let meta = SessionRecordingMeta::parse(&read_small(&*store, &path)?, &path)?;
-        Ok(Recording {
+        let path = join(dir, M::KIND.meta_file());
+        let meta = M::parse_meta(&read_small(&*store, &path)?, &path)?;
+        Ok(Container {
             store,
             dir: dir.to_string(),
             meta,
         })
     }
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn ReadStore> {
+        &self.store
+    }
+    /// The folder in the store.
+    pub fn dir(&self) -> &str {
+        &self.dir
+    }
+    /// The container's recording id (from the meta).
+    pub fn id(&self) -> &str {
+        self.meta.container_id()
+    }
+    /// The parsed meta file.
+    pub fn meta(&self) -> &M {
+        &self.meta
+    }
+    /// The summary file, or `None` if absent (an unfinished container).
+    pub fn summary(&self) -> Result<Option<M::Summary>> {
+        let p = join(&self.dir, M::KIND.summary_file());
+        if !exists(&*self.store, &p)? {
+            return Ok(None);
+        }
+        M::parse_summary(&read_small(&*self.store, &p)?, &p).map(Some)
+    }
+    /// The container's `SHA256SUM` entries (`None` if absent).
+    pub fn checksums(&self) -> Result<Option<Vec<ChecksumEntry>>> {
+        read_checksums(&*self.store, &self.dir)
+    }
+    /// Opens the child containers named in `names`, in order.
+    fn children<C: ContainerMeta>(&self, names: &[String]) -> Result<Vec<Container<C>>> {
+        names
+            .iter()
+            .map(|name| Container::open(self.store.clone(), &join(&self.dir, name)))
+            .collect()
+    }
+    /// Opens one of the container's data files.
+    fn data_file(&self, name: &str) -> Result<DataFile> {
+        DataFile::open(&*self.store, &join(&self.dir, name))
+    }
+}
 
+impl Recording {
     /// Opens a local `*.bsr` folder.
     pub fn open_path(path: &std::path::Path) -> Result<Self> {
         let parent = path.parent().unwrap_or_else(|| std::path::Path::new("."));
@@ -137,34 +232,10 @@ impl Recording {
         Ok(out)
     }
 
-    /// The store.
-    pub fn store(&self) -> &Arc<dyn ReadStore> {
-        &self.store
-    }
-    /// The folder in the store.
-    pub fn dir(&self) -> &str {
-        &self.dir
-    }
-    /// The session recording id (from the meta).
-    pub fn id(&self) -> &str {
-        &self.meta.id
-    }
-    /// The parsed `session-recording.meta`.
-    pub fn meta(&self) -> &SessionRecordingMeta {
-        &self.meta
-    }
-    /// `session-recording-summary.json`, or `None` if absent (unfinished recording).
-    pub fn summary(&self) -> Result<Option<SessionSummary>> {
-        let p = join(&self.dir, ContainerKind::Session.summary_file());
-        if !exists(&*self.store, &p) {
-            return Ok(None);
-        }
-        SessionSummary::parse(&read_small(&*self.store, &p)?, &p).map(Some)
-    }
     /// `session-meta.json`, or `None` if absent.
     pub fn session_meta(&self) -> Result<Option<SessionMeta>> {
         let p = join(&self.dir, format::SESSION_META_FILE);
-        if !exists(&*self.store, &p) {
+        if !exists(&*self.store, &p)? {
             return Ok(None);
         }
         SessionMeta::parse(&read_small(&*self.store, &p)?, &p).map(Some)
@@ -180,147 +251,50 @@ impl Recording {
             &r(format::PUB_KEY_BSR_SIG_FILE)?,
         )
     }
-    /// The session container's `SHA256SUM` entries (`None` if absent).
-    pub fn checksums(&self) -> Result<Option<Vec<ChecksumEntry>>> {
-        read_checksums(&*self.store, &self.dir)
-    }
     /// The connections listed in the meta, in order.
     pub fn connections(&self) -> Result<Vec<ConnectionRecording>> {
-        self.meta
-            .connections
-            .iter()
-            .map(|name| ConnectionRecording::open(self.store.clone(), &join(&self.dir, name)))
-            .collect()
+        self.children(&self.meta.connections)
     }
-    /// Whether the recording was finished (the session `SHA256SUM.sig` exists).
+    /// Whether the recording was finished (the session `SHA256SUM.sig` exists as a regular
+    /// file; a FIFO or folder in its place is not a finished recording).
     pub fn is_finished(&self) -> bool {
-        exists(&*self.store, &join(&self.dir, format::SIG_FILE))
+        exists(&*self.store, &join(&self.dir, format::SIG_FILE)).unwrap_or(false)
     }
 }
 
 /// The entries of `<dir>/SHA256SUM`, `None` if the file does not exist.
 pub fn read_checksums(store: &dyn ReadStore, dir: &str) -> Result<Option<Vec<ChecksumEntry>>> {
     let p = join(dir, format::CHECKSUM_FILE);
-    if !exists(store, &p) {
+    if !exists(store, &p)? {
         return Ok(None);
     }
     let bytes = store.read_limited(&p, MAX_CHECKSUM_FILE)?;
     checksum::parse(&bytes, &p).map(Some)
 }
 
-/// A connection container.
-#[derive(Debug, Clone)]
-pub struct ConnectionRecording {
-    store: Arc<dyn ReadStore>,
-    dir: String,
-    meta: ConnectionRecordingMeta,
-}
-
 impl ConnectionRecording {
-    /// Opens `<dir>` (a `*.connection` folder).
-    pub fn open(store: Arc<dyn ReadStore>, dir: &str) -> Result<Self> {
-        crate::store::check_path(dir)?;
-        let path = join(dir, ContainerKind::Connection.meta_file());
-        let meta = ConnectionRecordingMeta::parse(&read_small(&*store, &path)?, &path)?;
-        Ok(ConnectionRecording {
-            store,
-            dir: dir.to_string(),
-            meta,
-        })
-    }
-    /// The folder in the store.
-    pub fn dir(&self) -> &str {
-        &self.dir
-    }
-    /// The connection recording id.
-    pub fn id(&self) -> &str {
-        &self.meta.id
-    }
-    /// The parsed meta.
-    pub fn meta(&self) -> &ConnectionRecordingMeta {
-        &self.meta
-    }
-    /// The summary, `None` if absent.
-    pub fn summary(&self) -> Result<Option<ConnectionSummary>> {
-        let p = join(&self.dir, ContainerKind::Connection.summary_file());
-        if !exists(&*self.store, &p) {
-            return Ok(None);
-        }
-        ConnectionSummary::parse(&read_small(&*self.store, &p)?, &p).map(Some)
-    }
     /// The channels listed in the meta, in order.
     pub fn channels(&self) -> Result<Vec<ChannelRecording>> {
-        self.meta
-            .channels
-            .iter()
-            .map(|name| ChannelRecording::open(self.store.clone(), &join(&self.dir, name)))
-            .collect()
+        self.children(&self.meta.channels)
     }
     /// `requests-<dir>.data` of the connection.
     pub fn requests(&self, d: Direction) -> Result<DataFile> {
-        DataFile::open(&*self.store, &join(&self.dir, format::requests_file(d)))
+        self.data_file(format::requests_file(d))
     }
-}
-
-/// A channel container.
-#[derive(Debug, Clone)]
-pub struct ChannelRecording {
-    store: Arc<dyn ReadStore>,
-    dir: String,
-    meta: ChannelRecordingMeta,
 }
 
 impl ChannelRecording {
-    /// Opens `<dir>` (a `*.channel` folder).
-    pub fn open(store: Arc<dyn ReadStore>, dir: &str) -> Result<Self> {
-        crate::store::check_path(dir)?;
-        let path = join(dir, ContainerKind::Channel.meta_file());
-        let meta = ChannelRecordingMeta::parse(&read_small(&*store, &path)?, &path)?;
-        Ok(ChannelRecording {
-            store,
-            dir: dir.to_string(),
-            meta,
-        })
-    }
-    /// The store.
-    pub fn store(&self) -> &Arc<dyn ReadStore> {
-        &self.store
-    }
-    /// The folder in the store.
-    pub fn dir(&self) -> &str {
-        &self.dir
-    }
-    /// The channel recording id.
-    pub fn id(&self) -> &str {
-        &self.meta.id
-    }
     /// The SSH channel type from the meta (`session`, `direct-tcpip`, …).
     pub fn channel_type(&self) -> &str {
         &self.meta.channel_type
     }
-    /// The parsed meta.
-    pub fn meta(&self) -> &ChannelRecordingMeta {
-        &self.meta
-    }
-    /// The summary, `None` if absent.
-    pub fn summary(&self) -> Result<Option<ChannelSummary>> {
-        let p = join(&self.dir, ContainerKind::Channel.summary_file());
-        if !exists(&*self.store, &p) {
-            return Ok(None);
-        }
-        ChannelSummary::parse(&read_small(&*self.store, &p)?, &p).map(Some)
-    }
-    /// The channel's `SHA256SUM` entries, `None` if absent.
-    pub fn checksums(&self) -> Result<Option<Vec<ChecksumEntry>>> {
-        read_checksums(&*self.store, &self.dir)
-    }
     /// `messages-<dir>.data`.
     pub fn messages(&self, d: Direction) -> Result<DataFile> {
-        DataFile::open(&*self.store, &join(&self.dir, format::messages_file(d)))
+        self.data_file(format::messages_file(d))
     }
     /// `requests-<dir>.data`.
     pub fn requests(&self, d: Direction) -> Result<DataFile> {
-        DataFile::open(&*self.store, &join(&self.dir, format::requests_file(d)))
+        self.data_file(format::requests_file(d))
     }
 }
 

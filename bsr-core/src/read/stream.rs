@@ -497,6 +497,7 @@ impl<R: std::io::Read> ChunkStream<R> {
             path,
             ..
         } = self;
+        let path: &String = path;
         let win = window_of(mapped, buf);
         let at = *offset;
         let decoded = match (mapped.as_ref(), hasher.as_mut()) {
@@ -527,6 +528,7 @@ impl<R: std::io::Read> ChunkStream<R> {
         } else if !chunk.is_done() {
             chunk.compressed = *gzip;
         }
+        chunk.path = path;
         Ok(Some(chunk))
     }
 

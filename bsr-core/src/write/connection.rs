@@ -47,47 +47,15 @@ impl ConnectionWriter {
         self.container.child_opened()?;
         let name = format!("{id}{}", format::CHANNEL_DIR_SUFFIX);
         let res = (|| {
-            self.container.meta_line("channel", &name)?;
-            let c = Container::create(
-                self.container.store.clone(),
-                self.container.path(&name),
-                ContainerKind::Channel,
-                self.container.keys.clone(),
-                id,
-            )?;
-            self.container.sync()?;
+            let c = self
+                .container
+                .open_child("channel", &name, ContainerKind::Channel, id)?;
             c.meta_line("channelType", channel_type)?;
             let s = &self.session;
-            let mut files = Vec::with_capacity(4);
-            for d in [Direction::Inbound, Direction::Outbound] {
-                c.meta_line("messages", d.as_str())?;
-                files.push(ChunkFile::create(
-                    &c,
-                    format::messages_file(d),
-                    d,
-                    &s.session_id,
-                    start_time,
-                    s.opts,
-                )?);
-            }
-            for d in [Direction::Inbound, Direction::Outbound] {
-                c.meta_line("requests", d.as_str())?;
-                files.push(ChunkFile::create(
-                    &c,
-                    format::requests_file(d),
-                    d,
-                    &s.session_id,
-                    start_time,
-                    s.opts,
-                )?);
-            }
+            let session = (s.session_id.as_str(), s.opts);
+            let [mi, mo] = c.data_files(false, session, start_time)?;
+            let [ri, ro] = c.data_files(true, session, start_time)?;
             c.sync()?;
-            let mut files = files.into_iter();
-            let (Some(mi), Some(mo), Some(ri), Some(ro)) =
-                (files.next(), files.next(), files.next(), files.next())
-            else {
-                return Err(Error::Usage("internal: channel files".into()));
-            };
             Ok(ChannelWriter {
                 parent: self.container.clone(),
                 container: c,

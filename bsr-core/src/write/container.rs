@@ -1,9 +1,11 @@
 //! A container being written: a folder with its meta file, `SHA256SUM` and signature.
 
+use super::WriterOptions;
+use super::file::ChunkFile;
 use super::lock;
 use crate::error::{Error, Result};
 use crate::format::checksum;
-use crate::format::{self, ContainerKind};
+use crate::format::{self, ContainerKind, Direction, Timestamp};
 use crate::keys::RecordingKeys;
 use crate::store::{StoreFile, WriteStore, join};
 use sha2::{Digest, Sha256};
@@ -68,6 +70,46 @@ impl Container {
         });
         c.meta_line("id", id)?;
         Ok(c)
+    }
+
+    /// Opens the child container `name` of `kind`: lists it in this meta (under `key`), creates
+    /// it and makes the listing durable.
+    pub(super) fn open_child(
+        &self,
+        key: &str,
+        name: &str,
+        kind: ContainerKind,
+        id: &str,
+    ) -> Result<Arc<Self>> {
+        self.meta_line(key, name)?;
+        let c = Container::create(
+            self.store.clone(),
+            self.path(name),
+            kind,
+            self.keys.clone(),
+            id,
+        )?;
+        self.sync()?;
+        Ok(c)
+    }
+
+    /// Lists and creates the `messages` (`requests: false`) or `requests` data files, one per
+    /// direction, inbound first, with the session's id and options.
+    pub(super) fn data_files(
+        &self,
+        requests: bool,
+        (session_id, opts): (&str, WriterOptions),
+        time: Timestamp,
+    ) -> Result<[ChunkFile; 2]> {
+        let open = |d: Direction| {
+            let (key, file) = match requests {
+                false => ("messages", format::messages_file(d)),
+                true => ("requests", format::requests_file(d)),
+            };
+            self.meta_line(key, d.as_str())?;
+            ChunkFile::create(self, file, d, session_id, time, opts)
+        };
+        Ok([open(Direction::Inbound)?, open(Direction::Outbound)?])
     }
 
     pub(super) fn path(&self, name: &str) -> String {

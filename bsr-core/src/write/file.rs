@@ -101,19 +101,8 @@ impl ChunkFile {
         self.check_open()?;
         let mut n = 0;
         // Zero-length DATA is allowed by the format; keep it as one chunk.
-        if data.is_empty() {
-            self.encoder.chunk(
-                &mut self.buf,
-                PROTOCOL_SSH,
-                CHUNK_DATA,
-                self.direction,
-                time,
-                data,
-            )?;
-            self.chunks += 1;
-            return self.maybe_flush().map(|_| 1);
-        }
-        for part in data.chunks(MAX_PACKET_SIZE) {
+        let empty = data.is_empty().then_some(data);
+        for part in empty.into_iter().chain(data.chunks(MAX_PACKET_SIZE)) {
             self.encoder.chunk(
                 &mut self.buf,
                 PROTOCOL_SSH,

@@ -72,7 +72,7 @@ use file::ChunkFile;
 
 use crate::error::{Error, Result};
 use crate::format::meta::{SessionMeta, SessionSummary};
-use crate::format::{self, Compression, ContainerKind, Direction, Timestamp};
+use crate::format::{self, Compression, ContainerKind, Timestamp};
 use crate::keys::{KeyWrapper, RecorderKey, RecordingKeys};
 use crate::store::{WriteStore, join};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -249,34 +249,17 @@ impl SessionWriter {
         s.container.child_opened()?;
         let name = format!("{id}{}", format::CONNECTION_DIR_SUFFIX);
         let res = (|| {
-            s.container.meta_line("connection", &name)?;
-            let c = Container::create(
-                s.container.store.clone(),
-                s.container.path(&name),
-                ContainerKind::Connection,
-                s.container.keys.clone(),
-                id,
-            )?;
-            s.container.sync()?;
-            let mut files = Vec::new();
-            for d in [Direction::Inbound, Direction::Outbound] {
-                c.meta_line("requests", d.as_str())?;
-                files.push(ChunkFile::create(
-                    &c,
-                    format::requests_file(d),
-                    d,
-                    &s.session_id,
-                    start_time,
-                    s.opts,
-                )?);
-            }
+            let c = s
+                .container
+                .open_child("connection", &name, ContainerKind::Connection, id)?;
+            let files = c.data_files(true, (s.session_id.as_str(), s.opts), start_time)?;
             c.sync()?;
             Ok(ConnectionWriter {
                 session: s.clone(),
                 container: c,
                 id: id.to_string(),
                 start_time,
-                files: Mutex::new(files),
+                files: Mutex::new(Vec::from(files)),
                 channels: AtomicUsize::new(0),
                 bytes_up: Arc::new(AtomicU64::new(0)),
                 bytes_down: Arc::new(AtomicU64::new(0)),
@@ -321,6 +304,7 @@ impl SessionWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::Direction;
     use crate::keys::AeadWrapper;
     use crate::store::MemStore;
 

@@ -103,8 +103,9 @@ struct Entries {
     finished: bool,
 }
 
-/// Lists a container folder: regular files and folders; anything else (symbolic link, FIFO,
-/// socket, device) refuses the recording.
+/// Lists a container folder: regular files and container folders (`*.connection`,
+/// `*.channel`); anything else (symbolic link, FIFO, socket, device, or a folder where a file
+/// belongs) refuses the recording.
 fn entries(r: &dyn ReadStore, dir: &str) -> Result<Entries> {
     let mut out = Entries::default();
     for e in r.list(dir)? {
@@ -113,7 +114,13 @@ fn entries(r: &dyn ReadStore, dir: &str) -> Result<Entries> {
                 out.finished |= e.name == format::SIG_FILE && e.size > 0;
                 out.files.push(e.name);
             }
-            EntryKind::Dir => out.dirs.push(e.name),
+            EntryKind::Dir
+                if e.name.ends_with(format::CONNECTION_DIR_SUFFIX)
+                    || e.name.ends_with(format::CHANNEL_DIR_SUFFIX) =>
+            {
+                out.dirs.push(e.name)
+            }
+            EntryKind::Dir => return Err(not_regular(r, dir, &e.name, "folder")),
             EntryKind::Symlink => return Err(not_regular(r, dir, &e.name, "symbolic link")),
             _ => {
                 return Err(not_regular(

@@ -42,7 +42,14 @@ pub struct VerificationSummary {
     /// The first error, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_error: Option<String>,
+    /// The first errors for people (at most [`QUOTED_ERRORS`]), files that could not be read
+    /// first (they are the cause of what follows); not in the JSON.
+    #[serde(skip)]
+    pub quoted: Vec<String>,
 }
+
+/// Most errors quoted on stderr for a recording that did not verify.
+pub const QUOTED_ERRORS: usize = 5;
 
 impl VerificationSummary {
     /// From a verification report.
@@ -66,6 +73,18 @@ impl VerificationSummary {
                 .iter()
                 .find(|p| p.severity == Severity::Error)
                 .map(|p| p.to_string()),
+            quoted: {
+                let mut e: Vec<_> = r
+                    .problems
+                    .iter()
+                    .filter(|p| p.severity == Severity::Error)
+                    .collect();
+                e.sort_by_key(|p| p.code != "unreadable");
+                e.iter()
+                    .take(QUOTED_ERRORS)
+                    .map(|p| p.to_string())
+                    .collect()
+            },
         }
     }
 }

@@ -123,20 +123,14 @@ pub(super) fn request_events(
                 "session.exit_signal"
             }
             Request::DirectTcpip(x) => {
-                m.insert("action".into(), json!("direct-tcpip"));
-                m.insert("dst_host".into(), json!(x.host));
-                m.insert("dst_port".into(), json!(x.port));
-                m.insert("src_addr".into(), json!(x.originator_ip_address));
-                m.insert("src_port".into(), json!(x.originator_port));
-                "session.network"
+                let dst = (x.host.as_str(), x.port);
+                let src = (x.originator_ip_address.as_str(), x.originator_port);
+                network(&mut m, "direct-tcpip", dst, src)
             }
             Request::ForwardedTcpip(x) => {
-                m.insert("action".into(), json!("forwarded-tcpip"));
-                m.insert("dst_host".into(), json!(x.address));
-                m.insert("dst_port".into(), json!(x.port));
-                m.insert("src_addr".into(), json!(x.originator_ip_address));
-                m.insert("src_port".into(), json!(x.originator_port));
-                "session.network"
+                let dst = (x.address.as_str(), x.port);
+                let src = (x.originator_ip_address.as_str(), x.originator_port);
+                network(&mut m, "forwarded-tcpip", dst, src)
             }
             Request::TcpipForward(x) => {
                 m.insert("action".into(), json!("tcpip-forward"));
@@ -176,4 +170,19 @@ pub(super) fn request_events(
         }
         ev.push(base(name, t, container, conn, chan, m));
     }
+}
+
+/// The fields of a `session.network` event for a channel opened to `dst` from `src`.
+fn network(
+    m: &mut Map<String, Value>,
+    action: &str,
+    (dst_host, dst_port): (&str, u32),
+    (src_addr, src_port): (&str, u32),
+) -> &'static str {
+    m.insert("action".into(), json!(action));
+    m.insert("dst_host".into(), json!(dst_host));
+    m.insert("dst_port".into(), json!(dst_port));
+    m.insert("src_addr".into(), json!(src_addr));
+    m.insert("src_port".into(), json!(src_port));
+    "session.network"
 }

@@ -1,9 +1,10 @@
 //! One container: its `SHA256SUM` and signature, and every file in it. The meta file, the
 //! children and the summary are in [`super::tree`] and [`super::summary`].
 
-use super::ctx::{Ctx, complete_lines, is_not_found, read_class};
+use super::ctx::{Ctx, is_not_found, read_class};
 use super::data::{data_dir, scan_data};
 use crate::report::{Class, ContainerReport, FileReport, FileStatus};
+use bsr_core::format::complete_lines;
 use bsr_core::format::{self, ContainerKind};
 use bsr_core::store::{DirEntry, EntryKind, join};
 use sha2::{Digest, Sha256};
@@ -36,10 +37,24 @@ pub(super) struct Files {
 pub(super) fn check_container(cx: &mut Ctx, at: &Place, entries: &[DirEntry]) -> Option<String> {
     cx.stats.containers += 1;
     let names: BTreeMap<&str, &DirEntry> = entries.iter().map(|e| (e.name.as_str(), e)).collect();
-    let sig_present = names
-        .get(format::SIG_FILE)
-        .is_some_and(|e| e.kind == EntryKind::File && e.size > 0);
-    let unsigned = !sig_present;
+    let sig_entry = names.get(format::SIG_FILE);
+    let sig_present = sig_entry.is_some_and(|e| e.kind == EntryKind::File && e.size > 0);
+    // A FIFO, socket, device, link or folder where the signature belongs is not what a crash
+    // leaves: it is refused (naming it), and the container is not judged unfinished.
+    let sig_not_file = sig_entry.is_some_and(|e| e.kind != EntryKind::File);
+    if sig_not_file {
+        let p = join(at.dir, format::SIG_FILE);
+        match cx.store.size(&p) {
+            Err(e) => cx.core_err("unreadable", &p, &e, false),
+            Ok(_) => cx.err(
+                Class::Malformed,
+                "not-regular-file",
+                &p,
+                "not a regular file",
+            ),
+        }
+    }
+    let unsigned = !sig_present && !sig_not_file;
     report_unfinished(cx, at, unsigned);
     let (signed, listed) = read_checksums(cx, at.dir, sig_present);
     let mut files = check_files(cx, at, entries, &listed, unsigned);
@@ -129,7 +144,7 @@ fn read_checksums(
             "last SHA256SUM line is incomplete",
         );
     }
-    match bsr_core::checksum::parse(parse_bytes, &sum_path) {
+    match bsr_core::format::checksum::parse(parse_bytes, &sum_path) {
         Ok(entries) => {
             for e in entries {
                 if e.binary {

@@ -7,8 +7,8 @@ use super::{MAX_SMALL_FILE, VerifyOptions};
 use crate::report::{Class, ContainerReport, Problem, Severity, Stats};
 use bsr_core::error::Error as CoreError;
 use bsr_core::format::Timestamp;
-use bsr_core::kms::SessionKeyFiles;
-use bsr_core::meta::{ChannelSummary, ConnectionSummary, SessionSummary};
+use bsr_core::format::meta::{ChannelSummary, ConnectionSummary, SessionSummary};
+use bsr_core::keys::SessionKeyFiles;
 use bsr_core::ssh::Request;
 use bsr_core::store::ReadStore;
 use std::collections::BTreeMap;
@@ -241,13 +241,5 @@ impl<'a> Ctx<'a> {
         self.stats.files += 1;
         self.stats.bytes += b.len() as u64;
         Ok(b)
-    }
-}
-
-/// Keeps the complete lines of an unfinished text file (drops a torn last line).
-pub(super) fn complete_lines(bytes: &[u8]) -> &[u8] {
-    match bytes.iter().rposition(|&b| b == b'\n') {
-        Some(i) => &bytes[..=i],
-        None => &[],
     }
 }

@@ -2,10 +2,11 @@
 
 use super::ctx::{Ctx, class_of};
 use crate::report::{Class, Problem, Severity};
-use bsr_core::chunk::Chunk;
 use bsr_core::error::Error as CoreError;
 use bsr_core::format::{self, Direction, Timestamp};
 use bsr_core::read::ChunkStream;
+use bsr_core::read::chunk::Chunk;
+use bsr_core::read::structure::{StreamKind, StructureChecker, Violation};
 use bsr_core::ssh::Request;
 
 /// Result of scanning one `.data` file.
@@ -28,21 +29,18 @@ pub(super) fn data_dir(name: &str) -> Option<&'static str> {
     }
 }
 
-/// The per-chunk checks of one file, and what they found.
+/// The per-chunk checks of one file, and what they found. The structure rules are
+/// bsr-core's [`StructureChecker`]; this adds the verifier's warnings and totals.
 struct Scanner<'p> {
     path: &'p str,
-    is_messages: bool,
-    is_requests: bool,
+    structure: StructureChecker,
     want_dir: Option<Direction>,
-    seen_head: bool,
-    seen_done: bool,
     after_done_reported: bool,
     last_time: Option<Timestamp>,
     nonmono: u64,
     first_nonmono: Option<(u64, u64)>,
     dir_mismatch: u64,
     problems: Vec<Problem>,
-    head_id: Option<Vec<u8>>,
     chunks: u64,
     data_bytes: u64,
     /// Decoded requests, when kept (`None`: not kept).
@@ -54,18 +52,14 @@ impl<'p> Scanner<'p> {
     fn new(path: &'p str, name: &str) -> Self {
         Scanner {
             path,
-            is_messages: name.starts_with("messages-"),
-            is_requests: name.starts_with("requests-"),
+            structure: StructureChecker::new(StreamKind::of_file(name)),
             want_dir: format::data_file_direction(name),
-            seen_head: false,
-            seen_done: false,
             after_done_reported: false,
             last_time: None,
             nonmono: 0,
             first_nonmono: None,
             dir_mismatch: 0,
             problems: Vec::new(),
-            head_id: None,
             chunks: 0,
             data_bytes: 0,
             requests: None,
@@ -73,14 +67,12 @@ impl<'p> Scanner<'p> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn at(
         &mut self,
         code: &'static str,
         class: Class,
         severity: Severity,
-        off: Option<u64>,
-        idx: Option<u64>,
+        at: Option<(u64, u64)>,
         message: String,
     ) {
         self.problems.push(Problem {
@@ -88,21 +80,10 @@ impl<'p> Scanner<'p> {
             class,
             code,
             path: self.path.to_string(),
-            offset: off,
-            chunk: idx,
+            offset: at.map(|a| a.0),
+            chunk: at.map(|a| a.1),
             message,
         });
-    }
-
-    fn malformed(&mut self, code: &'static str, off: u64, idx: u64, message: String) {
-        self.at(
-            code,
-            Class::Malformed,
-            Severity::Error,
-            Some(off),
-            Some(idx),
-            message,
-        );
     }
 
     fn warning(&mut self, code: &'static str, off: u64, idx: u64, message: String) {
@@ -110,28 +91,29 @@ impl<'p> Scanner<'p> {
             code,
             Class::Structure,
             Severity::Warning,
-            Some(off),
-            Some(idx),
+            Some((off, idx)),
             message,
         );
     }
 
-    /// The checks every chunk gets: order, protocol, direction, time.
+    /// The structure rules (bsr-core's checker: each one malformed), then the warnings
+    /// every chunk gets: direction and time.
     fn placement(&mut self, chunk: &Chunk<'_>) {
         let (off, idx) = (chunk.offset, chunk.index);
-        if self.seen_done && !self.after_done_reported {
-            self.after_done_reported = true;
-            self.malformed("after-done", off, idx, "chunk after DONE".into());
-        }
-        if idx == 0 && !chunk.is_head() {
-            self.malformed("head-not-first", off, idx, "first chunk is not HEAD".into());
-        }
-        if &chunk.protocol != b"BSSH" {
-            let m = format!(
-                "protocol {:?} is not BSSH",
-                String::from_utf8_lossy(&chunk.protocol)
+        for v in self.structure.check(chunk) {
+            if v == Violation::AfterDone {
+                if self.after_done_reported {
+                    continue;
+                }
+                self.after_done_reported = true;
+            }
+            self.at(
+                v.code(),
+                Class::Malformed,
+                Severity::Error,
+                Some((off, idx)),
+                v.to_string(),
             );
-            self.malformed("protocol", off, idx, m);
         }
         if let Some(d) = self.want_dir
             && chunk.direction != d
@@ -147,70 +129,22 @@ impl<'p> Scanner<'p> {
         self.last_time = Some(chunk.time);
     }
 
-    fn head(&mut self, chunk: &Chunk<'_>) {
-        let (off, idx) = (chunk.offset, chunk.index);
-        if self.seen_head {
-            self.malformed("second-head", off, idx, "second HEAD chunk".into());
-        }
-        self.seen_head = true;
-        match chunk.header() {
-            Ok(h) => {
-                if h.compression_byte > 1 {
-                    let m = format!("unknown compression byte {}", h.compression_byte);
-                    self.malformed("compression", off, idx, m);
-                }
-                if h.encryption != 0 {
-                    let m = format!("unknown encryption byte {}", h.encryption);
-                    self.malformed("encryption", off, idx, m);
-                }
-                self.head_id = Some(h.session_id.clone());
-            }
-            Err(e) => {
-                let m = super::ctx::what(&e, self.path);
-                self.malformed("head", off, idx, m);
-            }
-        }
-    }
-
     fn payload(&mut self, chunk: &Chunk<'_>) {
-        let (off, idx) = (chunk.offset, chunk.index);
         match bsr_core::ssh::decode_chunk_payload(chunk, true) {
-            Ok(bsr_core::ssh::Decoded::Data(d)) => {
-                self.data_bytes += d.len() as u64;
-                if self.is_requests {
-                    let m = "DATA chunk in a requests file".into();
-                    self.warning("data-in-requests", off, idx, m);
-                }
-            }
+            Ok(bsr_core::ssh::Decoded::Data(d)) => self.data_bytes += d.len() as u64,
             Ok(bsr_core::ssh::Decoded::Request(r)) => {
                 if let Some(v) = self.requests.as_mut()
                     && v.len() <= crate::facts::MAX_EVENTS_PER_RECORDING
                 {
                     v.push((chunk.time, r));
                 }
-                if self.is_messages {
-                    let m = "request chunk in a messages file".into();
-                    self.warning("request-in-messages", off, idx, m);
-                }
             }
-            Ok(_) => {
-                if self.is_messages {
-                    let m = "request chunk in a messages file".into();
-                    self.warning("request-in-messages", off, idx, m);
-                }
-            }
+            Ok(_) => {}
             Err(e) => {
                 self.undecodable = true;
                 let m = super::ctx::what(&e, self.path);
-                let class = class_of(&e);
-                self.at(
-                    "undecodable-chunk",
-                    class,
-                    Severity::Error,
-                    Some(off),
-                    Some(idx),
-                    m,
-                );
+                let at = Some((chunk.offset, chunk.index));
+                self.at("undecodable-chunk", class_of(&e), Severity::Error, at, m);
             }
         }
     }
@@ -218,18 +152,14 @@ impl<'p> Scanner<'p> {
     fn chunk(&mut self, chunk: &Chunk<'_>) {
         self.chunks += 1;
         self.placement(chunk);
-        if chunk.is_head() {
-            self.head(chunk);
-        } else if chunk.is_done() {
-            self.seen_done = true;
-        } else {
+        if !chunk.is_head() && !chunk.is_done() {
             self.payload(chunk);
         }
     }
 
     /// The findings about the file as a whole, once every chunk was seen.
     fn end(&mut self, stopped: bool, unsigned: bool, end_offset: u64) {
-        if !stopped && !self.seen_done {
+        if !stopped && !self.structure.is_done() {
             let class = if unsigned {
                 Class::Incomplete
             } else {
@@ -241,8 +171,7 @@ impl<'p> Scanner<'p> {
                 "no-done",
                 class,
                 Severity::Error,
-                Some(end_offset),
-                Some(chunks),
+                Some((end_offset, chunks)),
                 m,
             );
         }
@@ -259,14 +188,7 @@ impl<'p> Scanner<'p> {
                 "{} chunk(s) whose direction differs from the file name",
                 self.dir_mismatch
             );
-            self.at(
-                "direction",
-                Class::Structure,
-                Severity::Warning,
-                None,
-                None,
-                m,
-            );
+            self.at("direction", Class::Structure, Severity::Warning, None, m);
         }
     }
 }
@@ -291,7 +213,7 @@ pub(super) fn scan_data(cx: &mut Ctx, path: &str, name: &str, unsigned: bool) ->
         }
     };
     let mut sc = Scanner::new(path, name);
-    if cx.keep_requests && sc.is_requests {
+    if cx.keep_requests && StreamKind::of_file(name) == StreamKind::Requests {
         sc.requests = Some(Vec::new());
     }
     let mut fatal: Option<CoreError> = None;
@@ -317,8 +239,9 @@ pub(super) fn scan_data(cx: &mut Ctx, path: &str, name: &str, unsigned: bool) ->
     {
         cx.seen.requests.insert(path.to_string(), reqs);
     }
-    if let Some(h) = sc.head_id.take() {
-        cx.head_ids.entry(h).or_insert_with(|| path.to_string());
+    if let Some(h) = &sc.structure.summary().head {
+        let id = h.session_id.clone();
+        cx.head_ids.entry(id).or_insert_with(|| path.to_string());
     }
     match s.finish() {
         Ok(end) => {

@@ -5,8 +5,8 @@ use super::container::Place;
 use super::ctx::Ctx;
 use super::tree::MetaFacts;
 use crate::report::Class;
+use bsr_core::format::meta::{ChannelSummary, ConnectionSummary, SessionSummary};
 use bsr_core::format::{ContainerKind, Timestamp};
-use bsr_core::meta::{ChannelSummary, ConnectionSummary, SessionSummary};
 use bsr_core::store::join;
 use std::collections::BTreeMap;
 

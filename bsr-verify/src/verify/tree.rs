@@ -2,10 +2,11 @@
 //! children (listed ones present, unlisted folders reported).
 
 use super::container::{Files, Place, check_container};
-use super::ctx::{Ctx, complete_lines};
+use super::ctx::Ctx;
 use crate::report::{Class, FileReport, FileStatus};
+use bsr_core::format::complete_lines;
+use bsr_core::format::meta::{ChannelRecordingMeta, ConnectionRecordingMeta, SessionRecordingMeta};
 use bsr_core::format::{self, ContainerKind};
-use bsr_core::meta::{ChannelRecordingMeta, ConnectionRecordingMeta, SessionRecordingMeta};
 use bsr_core::read::container_id;
 use bsr_core::store::{DirEntry, EntryKind, join};
 use std::collections::{BTreeMap, BTreeSet};

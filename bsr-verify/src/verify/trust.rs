@@ -5,7 +5,7 @@ use super::MAX_SMALL_FILE;
 use super::ctx::{Ctx, core_problem, is_not_found};
 use crate::report::{Check, Class, TrustMode, TrustReport};
 use bsr_core::format;
-use bsr_core::kms::{KeyWrapper, RecorderTrust, SessionKeyFiles};
+use bsr_core::keys::{KeyWrapper, RecorderTrust, SessionKeyFiles};
 use bsr_core::store::join;
 use std::sync::Arc;
 

@@ -8,7 +8,7 @@ mod proxy;
 mod recorder;
 
 use anyhow::Context;
-use bsr_core::kms::{AeadWrapper, KeyWrapper, RecorderKey};
+use bsr_core::keys::{AeadWrapper, KeyWrapper, RecorderKey};
 use bsr_core::store::{FsStore, WriteStore};
 use clap::Parser;
 use recorder::{FailingStore, Fault, RecordingConfig};

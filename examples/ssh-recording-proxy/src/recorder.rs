@@ -14,8 +14,8 @@
 //!   writers are dropped unfinished, so the recording stays visibly unfinished (no DONE
 //!   chunks, no final signature), never "finished" over missing data.
 
-use bsr_core::kms::{KeyWrapper, RecorderKey, RecordingKeys};
-use bsr_core::meta::{SessionMeta, User};
+use bsr_core::format::meta::{SessionMeta, User};
+use bsr_core::keys::{KeyWrapper, RecorderKey, RecordingKeys};
 use bsr_core::ssh::Request;
 use bsr_core::store::WriteStore;
 use bsr_core::write::{ChannelWriter, ConnectionWriter, SessionOptions, SessionWriter};

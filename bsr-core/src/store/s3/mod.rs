@@ -278,13 +278,18 @@ impl S3Store {
             status,
             code: tag("Code").unwrap_or_default(),
             message: tag("Message").unwrap_or_default(),
-            key: key.to_string(),
+            key: self.url(key),
         }
     }
 
-    fn transport(key: &str, e: impl std::fmt::Display) -> S3Error {
+    /// `s3://bucket/key`, as every S3 error names the object (or the bucket, for `""`).
+    fn url(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.loc.bucket)
+    }
+
+    fn transport(&self, key: &str, e: impl std::fmt::Display) -> S3Error {
         S3Error::Transport {
-            key: key.to_string(),
+            key: self.url(key),
             message: e.to_string(),
         }
     }
@@ -295,10 +300,19 @@ impl S3Store {
             S3Error::Http { status: 403, .. } => std::io::ErrorKind::PermissionDenied,
             _ => std::io::ErrorKind::Other,
         };
-        CoreError::io(
-            self.describe(path),
-            std::io::Error::new(kind, e.to_string()),
-        )
+        // The core error names the object; the cause says only what went wrong.
+        let cause = match e {
+            S3Error::Http {
+                status,
+                code,
+                message,
+                ..
+            } => format!("S3 {status} {code}: {message}"),
+            S3Error::Transport { message, .. } => format!("S3 transport error: {message}"),
+            S3Error::Xml { message, .. } => format!("S3 response could not be parsed: {message}"),
+            other => other.to_string(),
+        };
+        CoreError::io(self.describe(path), std::io::Error::new(kind, cause))
     }
 
     fn head(
@@ -316,7 +330,7 @@ impl S3Store {
         if checksum {
             req = req.header("x-amz-checksum-mode", "ENABLED");
         }
-        let resp = req.call().map_err(|e| Self::transport(&key, e))?;
+        let resp = req.call().map_err(|e| self.transport(&key, e))?;
         if !resp.status().is_success() {
             return Err(self.http_err(&key, resp));
         }
@@ -344,7 +358,7 @@ impl S3Store {
                 .agent
                 .get(url.as_str())
                 .call()
-                .map_err(|e| Self::transport(&prefix, e))?;
+                .map_err(|e| self.transport(&prefix, e))?;
             if !resp.status().is_success() {
                 return Err(self.http_err(&prefix, resp));
             }
@@ -354,7 +368,7 @@ impl S3Store {
                 .limit(MAX_XML)
                 .reader()
                 .read_to_string(&mut text)
-                .map_err(|e| Self::transport(&prefix, e))?;
+                .map_err(|e| self.transport(&prefix, e))?;
             let parsed = rusty_s3::actions::ListObjectsV2::parse_response(&text).map_err(|e| {
                 S3Error::Xml {
                     key: prefix.clone(),
@@ -416,7 +430,7 @@ impl S3Store {
             .put(url.as_str())
             .header("x-amz-checksum-sha256", sum)
             .send(data)
-            .map_err(|e| Self::transport(&key, e))?;
+            .map_err(|e| self.transport(&key, e))?;
         if !resp.status().is_success() {
             return Err(self.http_err(&key, resp));
         }
@@ -462,9 +476,9 @@ impl S3Store {
             .agent
             .put(url.as_str())
             .send_empty()
-            .map_err(|e| Self::transport(&self.loc.bucket, e))?;
+            .map_err(|e| self.transport("", e))?;
         if !resp.status().is_success() {
-            return Err(self.http_err(&self.loc.bucket, resp));
+            return Err(self.http_err("", resp));
         }
         Ok(())
     }
@@ -480,7 +494,7 @@ impl S3Store {
             .agent
             .delete(url.as_str())
             .call()
-            .map_err(|e| Self::transport(&key, e))?;
+            .map_err(|e| self.transport(&key, e))?;
         if !resp.status().is_success() {
             return Err(self.http_err(&key, resp));
         }
@@ -497,7 +511,7 @@ impl S3Store {
             .get(url.as_str())
             .header("range", range)
             .call()
-            .map_err(|e| Self::transport(key, e))?;
+            .map_err(|e| self.transport(key, e))?;
         if !resp.status().is_success() {
             return Err(self.http_err(key, resp));
         }

@@ -144,7 +144,6 @@ impl ReadStore for S3Store {
     }
 
     fn describe(&self, path: &str) -> String {
-        let key = self.key(path);
-        format!("s3://{}/{key}", self.loc.bucket)
+        self.url(&self.key(path))
     }
 }

@@ -8,8 +8,8 @@
 use bsr_asciicast::convert::{ChannelFiles, ConvertOptions, convert};
 use bsr_asciicast::error::ConvertError;
 use bsr_core::Direction;
-use bsr_core::kms::{AeadWrapper, RecorderTrust};
-use bsr_core::meta::ChannelSummary;
+use bsr_core::format::meta::ChannelSummary;
+use bsr_core::keys::{AeadWrapper, RecorderTrust};
 use bsr_core::read::{ChannelRecording, Recording};
 use bsr_core::ssh::{Decoded, Request, decode_chunk_payload};
 use bsr_core::store::FsStore;

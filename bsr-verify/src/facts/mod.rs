@@ -9,7 +9,7 @@
 use crate::report::{Report, Severity};
 use crate::verify::{Seen, VerifyOptions, verify_keeping};
 use bsr_core::format::{self, Direction, Timestamp};
-use bsr_core::read::{ChannelRecording, Recording};
+use bsr_core::read::{ChannelRecording, ConnectionRecording, Recording};
 use bsr_core::store::{ReadStore, join};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -373,66 +373,11 @@ pub fn analyze_with(
         }
     };
     f.connections = conns.len() as u64;
+    let mut span = (start, end);
     for conn in &conns {
-        let cid = conn.id().to_string();
-        let cs = match seen.connection_summaries.get(conn.dir()) {
-            Some(s) => Ok(Some(s.clone())),
-            None => conn.summary(),
-        };
-        if let Ok(Some(cs)) = cs {
-            start = Some(start.map_or(cs.start_time, |s| s.min(cs.start_time)));
-            end = Some(end.map_or(cs.end_time, |e| e.max(cs.end_time)));
-            let mut m = Map::new();
-            m.insert("channels".into(), json!(cs.channel_count));
-            ev.push(base(
-                "connection.open",
-                cs.start_time,
-                conn.dir(),
-                Some(&cid),
-                None,
-                Map::new(),
-            ));
-            m.insert("bytes_up".into(), json!(cs.bytes_up));
-            m.insert("bytes_down".into(), json!(cs.bytes_down));
-            ev.push(base(
-                "connection.close",
-                cs.end_time,
-                conn.dir(),
-                Some(&cid),
-                None,
-                m,
-            ));
-            if !cs.errors.is_empty() {
-                f.errors.push(cs.errors.clone());
-            }
-        }
-        for d in [Direction::Inbound, Direction::Outbound] {
-            let p = join(conn.dir(), format::requests_file(d));
-            request_events(
-                &*store,
-                &p,
-                d,
-                conn.dir(),
-                Some(&cid),
-                None,
-                &base,
-                &mut ev,
-                &mut f,
-                seen,
-            );
-        }
-        let chans = match conn.channels() {
-            Ok(c) => c,
-            Err(e) => {
-                f.read_error(e.to_string());
-                continue;
-            }
-        };
-        f.channels += chans.len() as u64;
-        for ch in &chans {
-            channel_events(&*store, ch, &cid, &base, &mut ev, &mut f, seen);
-        }
+        connection_events(&*store, conn, &base, &mut ev, &mut f, seen, &mut span);
     }
+    let (start, end) = span;
     if let Some(s) = start {
         let mut m = Map::new();
         m.insert("user_name".into(), json!(ident.user_name));
@@ -512,6 +457,67 @@ fn empty_facts(
         verification,
         unreadable: None,
         read_errors: Vec::new(),
+    }
+}
+
+/// The events of one connection (its open and close, its requests) and of its channels; widens
+/// `span` (the session's start and end) by the connection's times.
+fn connection_events(
+    store: &dyn ReadStore,
+    conn: &ConnectionRecording,
+    base: &EventBuilder<'_>,
+    ev: &mut Vec<Event>,
+    f: &mut Facts,
+    seen: &Seen,
+    span: &mut (Option<Timestamp>, Option<Timestamp>),
+) {
+    let cid = conn.id().to_string();
+    let cs = match seen.connection_summaries.get(conn.dir()) {
+        Some(s) => Ok(Some(s.clone())),
+        None => conn.summary(),
+    };
+    if let Ok(Some(cs)) = cs {
+        span.0 = Some(span.0.map_or(cs.start_time, |s| s.min(cs.start_time)));
+        span.1 = Some(span.1.map_or(cs.end_time, |e| e.max(cs.end_time)));
+        let mut m = Map::new();
+        m.insert("channels".into(), json!(cs.channel_count));
+        ev.push(base(
+            "connection.open",
+            cs.start_time,
+            conn.dir(),
+            Some(&cid),
+            None,
+            Map::new(),
+        ));
+        m.insert("bytes_up".into(), json!(cs.bytes_up));
+        m.insert("bytes_down".into(), json!(cs.bytes_down));
+        ev.push(base(
+            "connection.close",
+            cs.end_time,
+            conn.dir(),
+            Some(&cid),
+            None,
+            m,
+        ));
+        if !cs.errors.is_empty() {
+            f.errors.push(cs.errors.clone());
+        }
+    }
+    for d in [Direction::Inbound, Direction::Outbound] {
+        let p = join(conn.dir(), format::requests_file(d));
+        let cid = Some(cid.as_str());
+        request_events(store, &p, d, conn.dir(), cid, None, base, ev, f, seen);
+    }
+    let chans = match conn.channels() {
+        Ok(c) => c,
+        Err(e) => {
+            f.read_error(e.to_string());
+            return;
+        }
+    };
+    f.channels += chans.len() as u64;
+    for ch in &chans {
+        channel_events(store, ch, &cid, base, ev, f, seen);
     }
 }
 

@@ -288,6 +288,50 @@ fn each_check_catches_its_planted_fault() {
             Verdict::Invalid,
             Severity::Error,
         ),
+        // Issue 14 finding 11: each stream holds only its own chunk types, even re-signed.
+        (
+            "request-in-messages",
+            |s| {
+                rewrite_data(
+                    s,
+                    &format!("{CHAN}/messages-outbound.data"),
+                    |i, ty, d, t, data| {
+                        let mut out = vec![(ty, d, t, data)];
+                        if i == 0 {
+                            let shell =
+                                bsr_core::ssh::Request::Shell(bsr_core::ssh::ShellRequest {
+                                    request_type: "shell".into(),
+                                    want_reply: true,
+                                });
+                            out.push((*b"SHLL", d, t, shell.encode()));
+                        }
+                        out
+                    },
+                );
+                resign(s, CHAN, &[], &[]);
+            },
+            Verdict::Invalid,
+            Severity::Error,
+        ),
+        (
+            "data-in-requests",
+            |s| {
+                rewrite_data(
+                    s,
+                    &format!("{CHAN}/requests-inbound.data"),
+                    |i, ty, d, t, data| {
+                        let mut out = vec![(ty, d, t, data)];
+                        if i == 0 {
+                            out.push((*b"DATA", d, t, b"hidden".to_vec()));
+                        }
+                        out
+                    },
+                );
+                resign(s, CHAN, &[], &[]);
+            },
+            Verdict::Invalid,
+            Severity::Error,
+        ),
         (
             "no-done",
             |s| {

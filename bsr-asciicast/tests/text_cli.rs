@@ -175,3 +175,47 @@ fn search_output_and_exit_codes() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// Issue 18: `search --shard K/N` searches the recordings `bsr-verify --shard K/N` assigns to
+/// shard K; the shards' hits are disjoint and together equal the unsharded search.
+#[test]
+fn search_shards_are_disjoint_and_cover_the_unsharded_search() {
+    let lines = |args: &[&str]| -> Vec<String> {
+        let o = run(args);
+        assert!(
+            matches!(o.status.code(), Some(0 | 1)),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        stdout(&o).lines().map(str::to_string).collect()
+    };
+    let mut all = lines(&["search", "-i", "e", "testdata/recordings"]);
+    all.sort();
+    assert!(all.len() >= 4, "{all:?}");
+    let mut union = Vec::new();
+    let mut non_empty = 0;
+    for k in 0..3 {
+        let shard = format!("{k}/3");
+        let part = lines(&[
+            "search",
+            "--shard",
+            &shard,
+            "-i",
+            "e",
+            "testdata/recordings",
+        ]);
+        non_empty += usize::from(!part.is_empty());
+        union.extend(part);
+    }
+    union.sort();
+    assert_eq!(
+        union, all,
+        "the shards' hits are the unsharded hits, once each"
+    );
+    assert!(
+        non_empty >= 2,
+        "the recordings fall into more than one shard"
+    );
+    let o = run(&["search", "--shard", "3/3", "e", "testdata/recordings"]);
+    assert_eq!(o.status.code(), Some(2), "K must be below N");
+}

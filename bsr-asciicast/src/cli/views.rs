@@ -59,6 +59,10 @@ pub enum ViewCmd {
         /// Recordings searched in parallel.
         #[arg(short = 'j', long, default_value_t = 1)]
         jobs: usize,
+        /// Only this shard's recordings: K/N, K 0-based, as `bsr-verify --shard` assigns them
+        /// (SHA-256 of the recording id modulo N; docs/SCALE.md).
+        #[arg(long, value_name = "K/N")]
+        shard: Option<bsr_verify::shard::Shard>,
         /// S3 endpoint URL (for s3:// targets).
         #[arg(long)]
         endpoint: Option<String>,
@@ -129,6 +133,7 @@ pub fn run(cmd: ViewCmd) -> anyhow::Result<i32> {
             ignore_case,
             json,
             jobs,
+            shard,
             endpoint,
             region,
             gate,
@@ -155,6 +160,7 @@ pub fn run(cmd: ViewCmd) -> anyhow::Result<i32> {
                     ignore_case,
                     json,
                     jobs,
+                    shard,
                 },
                 bsr_verify::target::S3Flags { endpoint, region },
                 &check,
@@ -271,6 +277,7 @@ struct SearchFlags {
     ignore_case: bool,
     json: bool,
     jobs: usize,
+    shard: Option<bsr_verify::shard::Shard>,
 }
 
 fn run_search(
@@ -285,6 +292,7 @@ fn run_search(
         ignore_case,
         json,
         jobs,
+        shard,
     } = flags;
     let matcher = Matcher::new(pattern, regex, ignore_case).context("the pattern")?;
     let hits = Mutex::new(0u64);
@@ -357,14 +365,13 @@ fn run_search(
                 continue;
             }
         };
-        search(
-            &target.store,
-            &target.recordings,
-            &matcher,
-            jobs,
-            check,
-            &print,
-        );
+        let mine: Vec<String> = target
+            .recordings
+            .iter()
+            .filter(|r| shard.is_none_or(|s| s.contains(r)))
+            .cloned()
+            .collect();
+        search(&target.store, &mine, &matcher, jobs, check, &print);
     }
     if let Ok(mut o) = out.lock() {
         o.flush()?;

@@ -9,6 +9,7 @@ use crate::error::ConvertError;
 use crate::utf8::Utf8Stream;
 use bsr_core::format::Timestamp;
 use bsr_core::read::ChunkStream;
+use bsr_core::read::structure::StreamKind;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 
@@ -69,14 +70,12 @@ pub(super) fn open_output(
     files: &ChannelFiles,
 ) -> Result<Output<Box<dyn Read + Send + '_>>, ConvertError> {
     let path = files.messages_outbound.clone();
-    let mut stream = ChunkStream::new(files.store.open(&path)?, &path).with_sha256();
+    let mut stream = ChunkStream::new(files.store.open(&path)?, &path)
+        .with_sha256()
+        .with_structure(StreamKind::Messages);
+    // The structure rules make the first chunk a HEAD, and the only one.
     let head = match stream.next_chunk()? {
-        Some(c) if c.is_head() => c.time,
-        Some(_) => {
-            return Err(ConvertError::Malformed(format!(
-                "{path}: DATA before the HEAD chunk"
-            )));
-        }
+        Some(c) => c.time,
         None => return Err(ConvertError::Malformed(format!("{path}: no HEAD chunk"))),
     };
     Ok(Output { stream, path, head })
@@ -105,11 +104,6 @@ impl<R: Read> Inbound<R> {
                     }
                 }
                 Some(c) if c.is_done() => self.done = true,
-                Some(c) if c.is_head() => {
-                    return Err(ConvertError::Malformed(
-                        "multiple header chunks in messages-inbound.data".into(),
-                    ));
-                }
                 Some(_) => {}
                 None => self.done = true,
             }
@@ -125,10 +119,11 @@ fn open_inbound(
     let (Some(p), true) = (&files.messages_inbound, input) else {
         return Ok(None);
     };
-    let mut stream = ChunkStream::new(files.store.open(p)?, p).with_sha256();
-    match stream.next_chunk()? {
-        Some(c) if c.is_head() => {}
-        _ => return Err(ConvertError::Malformed(format!("{p}: no HEAD chunk"))),
+    let mut stream = ChunkStream::new(files.store.open(p)?, p)
+        .with_sha256()
+        .with_structure(StreamKind::Messages);
+    if stream.next_chunk()?.is_none() {
+        return Err(ConvertError::Malformed(format!("{p}: no HEAD chunk")));
     }
     Ok(Some(Inbound {
         stream,
@@ -207,12 +202,6 @@ pub(super) fn write_events<W: Write, R: Read>(
     loop {
         let chunk = output.stream.next_chunk()?;
         let ctime = match &chunk {
-            Some(c) if c.is_head() => {
-                return Err(ConvertError::Malformed(format!(
-                    "{}: multiple header chunks",
-                    output.path
-                )));
-            }
             Some(c) => c.time,
             None => Timestamp::new(u64::MAX, 0),
         };

@@ -4,6 +4,7 @@ use super::MAX_REQUESTS;
 use crate::error::ConvertError;
 use bsr_core::format::Timestamp;
 use bsr_core::read::ChunkStream;
+use bsr_core::read::structure::StreamKind;
 use bsr_core::ssh::{Decoded, Request, decode_chunk_payload};
 use bsr_core::store::ReadStore;
 use std::collections::BTreeMap;
@@ -41,7 +42,9 @@ fn scan_requests(
 ) -> Result<Scan, ConvertError> {
     let mut out = Scan::default();
     let reader = store.open(path)?;
-    let mut s = ChunkStream::new(reader, path).with_sha256();
+    let mut s = ChunkStream::new(reader, path)
+        .with_sha256()
+        .with_structure(StreamKind::Requests);
     while let Some(c) = s.next_chunk()? {
         if out.reqs.len() >= MAX_REQUESTS {
             return Err(ConvertError::Malformed(format!(

@@ -7,6 +7,7 @@ use crate::convert::ChannelFiles;
 use crate::utf8::Utf8Stream;
 use bsr_core::Timestamp;
 use bsr_core::read::ChunkStream;
+use bsr_core::read::structure::StreamKind;
 use bsr_core::ssh::{Decoded, Request, SessionProgram, decode_chunk_payload};
 use std::collections::BTreeMap;
 
@@ -109,7 +110,9 @@ impl<'f> Replay<'f> {
         let (mut cols, mut rows, mut pty) = (80u32, 24u32, false);
         let mut resizes = Vec::new();
         if let Some(p) = &files.requests_inbound {
-            let mut s = ChunkStream::new(store.open(p)?, p).with_sha256();
+            let mut s = ChunkStream::new(store.open(p)?, p)
+                .with_sha256()
+                .with_structure(StreamKind::Requests);
             while let Some(c) = s.next_chunk()? {
                 let Decoded::Request(req) = decode_chunk_payload(&c, false)? else {
                     continue;
@@ -174,10 +177,12 @@ impl<'f> Replay<'f> {
         resizes.sort_by_key(|r| r.0);
         // The output's HEAD gives t = 0.
         let mpath = &files.messages_outbound;
-        let mut ms = ChunkStream::new(store.open(mpath)?, mpath);
+        let mut ms =
+            ChunkStream::new(store.open(mpath)?, mpath).with_structure(StreamKind::Messages);
+        // The structure rules make the first chunk a HEAD.
         let head = match ms.next_chunk()? {
-            Some(c) if c.is_head() => c.time,
-            _ => {
+            Some(c) => c.time,
+            None => {
                 return Err(TextError::Malformed(format!(
                     "{mpath}: does not start with a HEAD chunk"
                 )));
@@ -211,15 +216,18 @@ impl<'f> Replay<'f> {
     {
         let store = &*self.files.store;
         let mpath = self.files.messages_outbound.clone();
-        let mut ms = ChunkStream::new(store.open(&mpath)?, &mpath).with_sha256();
+        let mut ms = ChunkStream::new(store.open(&mpath)?, &mpath)
+            .with_sha256()
+            .with_structure(StreamKind::Messages);
         let mut inbound = match (&self.files.messages_inbound, input) {
             (Some(p), true) => Some(Inbound {
-                s: ChunkStream::new(store.open(p)?, p).with_sha256(),
+                s: ChunkStream::new(store.open(p)?, p)
+                    .with_sha256()
+                    .with_structure(StreamKind::Messages),
                 path: p.clone(),
                 dec: Utf8Stream::new(),
                 next: None,
                 done: false,
-                seen_head: false,
             }),
             _ => None,
         };
@@ -228,7 +236,6 @@ impl<'f> Replay<'f> {
         let mut text = String::new();
         let mut last = self.start.head;
         let mut finished = false;
-        let mut seen_head = false;
 
         loop {
             if let Some(i) = inbound.as_mut() {
@@ -266,15 +273,7 @@ impl<'f> Replay<'f> {
                 }
             }
             let Some(c) = chunk else { break };
-            if c.is_head() {
-                if seen_head {
-                    return Err(TextError::Malformed(format!(
-                        "{mpath}: a second HEAD chunk at byte {}",
-                        c.offset
-                    )));
-                }
-                seen_head = true;
-            } else if c.is_done() {
+            if c.is_done() {
                 finished = true;
                 last = last.max(c.time);
             } else if c.is_data() {
@@ -317,7 +316,6 @@ struct Inbound<'s> {
     dec: Utf8Stream,
     next: Option<(Timestamp, String)>,
     done: bool,
-    seen_head: bool,
 }
 
 impl Inbound<'_> {
@@ -325,15 +323,6 @@ impl Inbound<'_> {
     fn fill(&mut self) -> Result<(), TextError> {
         while self.next.is_none() && !self.done {
             match self.s.next_chunk()? {
-                Some(c) if c.is_head() => {
-                    if self.seen_head {
-                        return Err(TextError::Malformed(format!(
-                            "{}: a second HEAD chunk at byte {}",
-                            self.path, c.offset
-                        )));
-                    }
-                    self.seen_head = true;
-                }
                 Some(c) if c.is_data() => {
                     let mut t = String::new();
                     self.dec.push(&c.data()?, &mut t);

@@ -243,6 +243,8 @@ pub struct ChunkStream<R> {
     eof: bool,
     magic_done: bool,
     total: u64,
+    /// The structure rules, when the caller asked for them ([`ChunkStream::with_structure`]).
+    structure: Option<crate::read::structure::StructureChecker>,
 }
 
 impl<R> std::fmt::Debug for ChunkStream<R> {
@@ -336,7 +338,18 @@ impl<R: std::io::Read> ChunkStream<R> {
             eof: false,
             magic_done: false,
             total: 0,
+            structure: None,
         }
+    }
+
+    /// Also check the chunk-structure rules of a `kind` stream as the chunks are read (bsr-core's
+    /// [`StructureChecker`](crate::read::structure::StructureChecker), the verifier's rules):
+    /// a chunk that breaks one (a HEAD that is not first or comes twice, a chunk after DONE, a
+    /// chunk type the stream may not hold) is [`Error::Malformed`] at its offset. For readers
+    /// that show content, so that they apply the same rules as the verifier.
+    pub fn with_structure(mut self, kind: crate::read::structure::StreamKind) -> Self {
+        self.structure = Some(crate::read::structure::StructureChecker::new(kind));
+        self
     }
 
     /// Also compute the SHA-256 of the whole file.
@@ -495,6 +508,7 @@ impl<R: std::io::Read> ChunkStream<R> {
             index,
             gzip,
             path,
+            structure,
             ..
         } = self;
         let path: &String = path;
@@ -529,6 +543,14 @@ impl<R: std::io::Read> ChunkStream<R> {
             chunk.compressed = *gzip;
         }
         chunk.path = path;
+        if let Some(v) = structure.as_mut().and_then(|s| {
+            s.check(&chunk)
+                .into_iter()
+                .find(crate::read::structure::Violation::breaks_structure)
+        }) {
+            let loc = crate::Location::chunk(chunk.offset, chunk.index).in_file(path.as_str());
+            return Err(Error::malformed(loc, v.to_string()));
+        }
         Ok(Some(chunk))
     }
 

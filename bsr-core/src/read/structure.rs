@@ -330,6 +330,31 @@ mod tests {
         assert!(validate_stream(&file(&[CHUNK_DATA]), StreamKind::Messages).is_ok());
     }
 
+    /// The streaming reader applies the same rules when asked (what the viewers use).
+    #[test]
+    fn chunk_stream_with_structure_refuses_what_the_checker_refuses() {
+        let f = file(&[CHUNK_DATA, CHUNK_SHLL]);
+        let read_all = |kind| {
+            let mut s = crate::read::ChunkStream::new(std::io::Cursor::new(f.clone()), "m.data")
+                .with_structure(kind);
+            let mut n = 0;
+            loop {
+                match s.next_chunk() {
+                    Ok(Some(_)) => n += 1,
+                    Ok(None) => return Ok(n),
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        let e = read_all(StreamKind::Messages).unwrap_err();
+        assert!(
+            matches!(&e, Error::Malformed { loc, reason }
+            if loc.chunk == Some(2) && loc.path == "m.data" && reason.contains("SHLL")),
+            "{e}"
+        );
+        assert_eq!(read_all(StreamKind::Any).unwrap(), 4);
+    }
+
     /// The checker reports, chunk by chunk, what the verifier's scan needs.
     #[test]
     fn checker_reports_codes_per_chunk() {

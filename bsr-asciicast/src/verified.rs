@@ -151,7 +151,7 @@ pub enum GateError {
 
 /// "key file PATH: what", without the path twice when the core error names it already.
 fn key_message(path: &str, e: &bsr_core::Error) -> String {
-    let m = escape(&e.to_string());
+    let m = escape(&e.chain());
     if m.contains(path) {
         format!("key file: {m}")
     } else {

@@ -165,11 +165,10 @@ pub enum Error {
         /// Why.
         reason: String,
     },
-    /// An I/O error on a named file. For an operating-system error the message names only its
-    /// kind: the system's own words (`File exists (os error 17)`) are the error's
-    /// [`source`](std::error::Error::source), so a report that prints the chain shows them once.
-    /// An error this library made up (a file that shrank, a remote store's answer) has no
-    /// system words, and its message is shown.
+    /// An I/O error on a named file. The message names only the error's kind; the cause (the
+    /// system's words, `File exists (os error 17)`, or what a remote store answered) is the
+    /// error's [`source`](std::error::Error::source), so a report that prints the chain (or
+    /// [`Error::chain`]) says it once.
     #[error("{path}: I/O error ({})", IoWords(source))]
     Io {
         /// The file.
@@ -257,6 +256,20 @@ impl Error {
         matches!(self, Error::Truncated { .. })
     }
 
+    /// The message and every cause under it, each said once (`path: I/O error (entity not
+    /// found): No such file or directory (os error 2)`): for people, where the error is not
+    /// printed with its source chain.
+    pub fn chain(&self) -> String {
+        let mut s = self.to_string();
+        let mut src = std::error::Error::source(self);
+        while let Some(e) = src {
+            s.push_str(": ");
+            s.push_str(&e.to_string());
+            src = e.source();
+        }
+        s
+    }
+
     /// True for an I/O error saying that the file does not exist (and for nothing else: a
     /// file that exists but cannot be read, or is not a regular file, is not "absent").
     pub fn is_not_found(&self) -> bool {
@@ -269,10 +282,7 @@ struct IoWords<'a>(&'a std::io::Error);
 
 impl fmt::Display for IoWords<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0.get_ref() {
-            Some(inner) => write!(f, "{}: {inner}", self.0.kind()),
-            None => write!(f, "{}", self.0.kind()),
-        }
+        write!(f, "{}", self.0.kind())
     }
 }
 

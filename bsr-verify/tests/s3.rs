@@ -183,3 +183,42 @@ fn recordings_verify_through_s3_and_tampering_is_caught() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// Messages (issue 14): a missing bucket read "NoSuchBucket for :" and transport errors said
+/// their cause twice. Every S3 error names the object as `s3://bucket/key` and says its cause
+/// once.
+#[test]
+fn s3_errors_name_the_bucket_and_say_the_cause_once() {
+    let s3 = common::s3server::start();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bsr-verify"))
+        .arg("s3://no-such-bucket/")
+        .envs(s3.env())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("s3://no-such-bucket/"), "{err}");
+    assert!(err.contains("NoSuchBucket"), "{err}");
+    assert!(!err.contains("for :"), "{err}");
+    assert_eq!(err.matches("NoSuchBucket").count(), 1, "{err}");
+    // Nothing listening: a transport error, said once.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = dead.local_addr().unwrap().port();
+    drop(dead);
+    let mut env = s3.env();
+    env.retain(|(k, _)| *k != "AWS_ENDPOINT_URL");
+    env.push(("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}")));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bsr-verify"))
+        .arg("s3://rec/archive")
+        .envs(env)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("s3://rec/archive"), "{err}");
+    assert!(err.matches("transport error").count() == 1, "{err}");
+    assert!(
+        err.to_lowercase().matches("connection refused").count() <= 1,
+        "{err}"
+    );
+}

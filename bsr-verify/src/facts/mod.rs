@@ -341,8 +341,8 @@ pub fn analyze_with(
     let rec = match Recording::open(store.clone(), dir) {
         Ok(r) => r,
         Err(e) => {
-            f.read_error(e.to_string());
-            f.unreadable = Some(e.to_string());
+            f.read_error(e.chain());
+            f.unreadable = Some(e.chain());
             return (f, ev);
         }
     };
@@ -363,12 +363,12 @@ pub fn analyze_with(
             }
         }
         Ok(None) => {}
-        Err(e) => f.read_error(e.to_string()),
+        Err(e) => f.read_error(e.chain()),
     }
     let conns = match rec.connections() {
         Ok(c) => c,
         Err(e) => {
-            f.read_error(e.to_string());
+            f.read_error(e.chain());
             Vec::new()
         }
     };
@@ -511,7 +511,7 @@ fn connection_events(
     let chans = match conn.channels() {
         Ok(c) => c,
         Err(e) => {
-            f.read_error(e.to_string());
+            f.read_error(e.chain());
             return;
         }
     };

@@ -29,7 +29,7 @@ fn requests_of(
     let reader = match store.size(path).and_then(|_| store.open(path)) {
         Ok(r) => r,
         Err(e) => {
-            f.read_error(e.to_string());
+            f.read_error(e.chain());
             return out;
         }
     };
@@ -39,7 +39,7 @@ fn requests_of(
             Ok(Some(c)) => c,
             Ok(None) => break,
             Err(e) => {
-                f.read_error(e.to_string());
+                f.read_error(e.chain());
                 break;
             }
         };
@@ -51,7 +51,7 @@ fn requests_of(
         }
         match c.data().and_then(|d| Request::decode(c.chunk_type, &d)) {
             Ok(r) => out.push((c.time, r)),
-            Err(e) => f.read_error(e.to_string()),
+            Err(e) => f.read_error(e.chain()),
         }
     }
     out

@@ -302,6 +302,27 @@ fn output_limit_stops_a_decompression_bomb() {
     assert!(std::fs::metadata(&out).unwrap().len() > 12 * 6_400_000);
 }
 
+/// Messages (issue 14): a chunk over the decompression cap said `<input>` instead of its file.
+#[test]
+fn gzip_limit_errors_name_the_file() {
+    let d = tempfile::tempdir().unwrap();
+    let m = bomb(d.path(), 1, bsr_core::format::MAX_DECOMPRESSED_LENGTH + 1);
+    let o = bin()
+        .args(["convert", "-q", "--unverified", "-o"])
+        .arg(d.path().join("b.cast"))
+        .arg("--messages")
+        .arg(&m)
+        .output()
+        .unwrap();
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains("decompressed chunk data") && e.contains(&*m.to_string_lossy()),
+        "{e}"
+    );
+    assert!(!e.contains("<input>"), "{e}");
+}
+
 #[test]
 fn summary_and_errors_escape_control_characters() {
     let d = tempfile::tempdir().unwrap();

@@ -70,7 +70,7 @@ pub(super) fn open_output(
     files: &ChannelFiles,
 ) -> Result<Output<Box<dyn Read + Send + '_>>, ConvertError> {
     let path = files.messages_outbound.clone();
-    let mut stream = ChunkStream::new(files.store.open(&path)?, &path)
+    let mut stream = ChunkStream::new(files.store.open(&path)?, &files.store.describe(&path))
         .with_sha256()
         .with_structure(StreamKind::Messages);
     // The structure rules make the first chunk a HEAD, and the only one.
@@ -119,7 +119,7 @@ fn open_inbound(
     let (Some(p), true) = (&files.messages_inbound, input) else {
         return Ok(None);
     };
-    let mut stream = ChunkStream::new(files.store.open(p)?, p)
+    let mut stream = ChunkStream::new(files.store.open(p)?, &files.store.describe(p))
         .with_sha256()
         .with_structure(StreamKind::Messages);
     if stream.next_chunk()?.is_none() {

@@ -42,7 +42,7 @@ fn scan_requests(
 ) -> Result<Scan, ConvertError> {
     let mut out = Scan::default();
     let reader = store.open(path)?;
-    let mut s = ChunkStream::new(reader, path)
+    let mut s = ChunkStream::new(reader, &store.describe(path))
         .with_sha256()
         .with_structure(StreamKind::Requests);
     while let Some(c) = s.next_chunk()? {

@@ -110,7 +110,7 @@ impl<'f> Replay<'f> {
         let (mut cols, mut rows, mut pty) = (80u32, 24u32, false);
         let mut resizes = Vec::new();
         if let Some(p) = &files.requests_inbound {
-            let mut s = ChunkStream::new(store.open(p)?, p)
+            let mut s = ChunkStream::new(store.open(p)?, &store.describe(p))
                 .with_sha256()
                 .with_structure(StreamKind::Requests);
             while let Some(c) = s.next_chunk()? {
@@ -177,8 +177,8 @@ impl<'f> Replay<'f> {
         resizes.sort_by_key(|r| r.0);
         // The output's HEAD gives t = 0.
         let mpath = &files.messages_outbound;
-        let mut ms =
-            ChunkStream::new(store.open(mpath)?, mpath).with_structure(StreamKind::Messages);
+        let mut ms = ChunkStream::new(store.open(mpath)?, &store.describe(mpath))
+            .with_structure(StreamKind::Messages);
         // The structure rules make the first chunk a HEAD.
         let head = match ms.next_chunk()? {
             Some(c) => c.time,
@@ -216,12 +216,12 @@ impl<'f> Replay<'f> {
     {
         let store = &*self.files.store;
         let mpath = self.files.messages_outbound.clone();
-        let mut ms = ChunkStream::new(store.open(&mpath)?, &mpath)
+        let mut ms = ChunkStream::new(store.open(&mpath)?, &store.describe(&mpath))
             .with_sha256()
             .with_structure(StreamKind::Messages);
         let mut inbound = match (&self.files.messages_inbound, input) {
             (Some(p), true) => Some(Inbound {
-                s: ChunkStream::new(store.open(p)?, p)
+                s: ChunkStream::new(store.open(p)?, &store.describe(p))
                     .with_sha256()
                     .with_structure(StreamKind::Messages),
                 path: p.clone(),

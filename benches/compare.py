@@ -136,13 +136,13 @@ row("reader iteration with CRC, 16-byte chunks", "ChunkReader", r["r"], "raw crc
     f"bsr-perf read {tiny_data}", f"bsr-perf crc {tiny_data}", unit="M chunks/s", count=n16)
 cast = f"{OUT}/big.cast"
 with open(cast, "w") as fh:
-    subprocess.run([CONVERT, "convert", "-q", big_rec], stdout=fh, check=True)
+    subprocess.run([CONVERT, "convert", "-q", "--max-output", "1T", big_rec], stdout=fh, check=True)
 r = alternate([
-    ("conv", lambda: wall(["bash", "-c", f"'{CONVERT}' convert -q '{big_rec}' > /dev/null"])),
+    ("conv", lambda: wall(["bash", "-c", f"'{CONVERT}' convert -q --max-output 1T '{big_rec}' > /dev/null"])),
     ("floor", lambda: internal(["serde-floor", big_data])),
 ])
 row("SSH → asciicast, 1 GiB channel", "bsr-asciicast convert", r["conv"], "serde_json floor", r["floor"], BIG_MIB << 20,
-    f"bsr-asciicast convert -q {big_rec} > /dev/null", f"bsr-perf serde-floor {big_data}")
+    f"bsr-asciicast convert -q --max-output 1T {big_rec} > /dev/null", f"bsr-perf serde-floor {big_data}")
 CACHED = os.path.join(ROOT, "target", "asciinema-cli", "bin", "asciinema")
 asciinema3 = shutil.which("asciinema3") or (CACHED if os.path.exists(CACHED) else None)
 if asciinema3 is None and not smoke:
@@ -154,19 +154,19 @@ if asciinema3 is None and not smoke:
         print("asciinema could not be built; skipping that row:", rr.stderr[-300:])
 if asciinema3:
     r = alternate([
-        ("conv", lambda: wall(["bash", "-c", f"'{CONVERT}' convert -q '{big_rec}' > /dev/null"])),
+        ("conv", lambda: wall(["bash", "-c", f"'{CONVERT}' convert -q --max-output 1T '{big_rec}' > /dev/null"])),
         ("asc", lambda: wall([asciinema3, "convert", "--overwrite", "-f", "asciicast-v2", cast, f"{OUT}/out.cast"])),
     ])
     row("SSH → asciicast vs asciinema convert (cast → cast, same events)", "bsr-asciicast convert", r["conv"], "asciinema convert", r["asc"], BIG_MIB << 20,
         f"bsr-asciicast convert -q {big_rec}", f"asciinema convert -f asciicast-v2 big.cast out.cast")
 mem = {
     "bsr-verify -j 1 (1 GiB recording)": rss([VERIFY, "-q", "-j", "1", big_rec]),
-    "bsr-asciicast convert (1 GiB channel)": rss(["bash", "-c", f"exec '{CONVERT}' convert -q -o '{OUT}/rss.cast' '{big_rec}'"]),
+    "bsr-asciicast convert (1 GiB channel)": rss(["bash", "-c", f"exec '{CONVERT}' convert -q --max-output 1T -o '{OUT}/rss.cast' '{big_rec}'"]),
 }
 if big:
     huge = f"{OUT}/huge/sr_huge.bsr"
     mem["bsr-verify -j 1 (6 GB recording)"] = rss([VERIFY, "-q", "-j", "1", huge])
-    mem["bsr-asciicast convert (6 GB channel)"] = rss(["bash", "-c", f"exec '{CONVERT}' convert -q -o /dev/null '{huge}'"])
+    mem["bsr-asciicast convert (6 GB channel)"] = rss(["bash", "-c", f"exec '{CONVERT}' convert -q --max-output 1T -o /dev/null '{huge}'"])
 for k, v in mem.items():
     print(f"peak RSS {k}: {v:.1f} MiB")
 

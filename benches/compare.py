@@ -159,7 +159,26 @@ if asciinema3:
     ])
     row("SSH → asciicast vs asciinema convert (cast → cast, same events)", "bsr-asciicast convert", r["conv"], "asciinema convert", r["asc"], BIG_MIB << 20,
         f"bsr-asciicast convert -q {big_rec}", f"asciinema convert -f asciicast-v2 big.cast out.cast")
+# The text view (issue 15): the transcript of the same channel (coloured shell output) against
+# feeding its bytes straight into avt, the emulator it runs; by default `text` verifies the
+# recording first (the gate), `--unverified` is the view alone.
+r = alternate([
+    ("text", lambda: wall(["bash", "-c", f"'{CONVERT}' text '{big_rec}' > /dev/null"])),
+    ("textu", lambda: wall(["bash", "-c", f"'{CONVERT}' text --unverified '{big_rec}' > /dev/null 2>&1"])),
+    ("avt", lambda: internal(["avt-floor", big_data])),
+])
+row("text, 1 GiB channel (verified first, the default)", "bsr-asciicast text", r["text"], "avt fed the same bytes", r["avt"], BIG_MIB << 20,
+    f"bsr-asciicast text {big_rec} > /dev/null", f"bsr-perf avt-floor {big_data}")
+row("text --unverified, 1 GiB channel (the view alone)", "bsr-asciicast text --unverified", r["textu"], "avt fed the same bytes", r["avt"], BIG_MIB << 20,
+    f"bsr-asciicast text --unverified {big_rec} > /dev/null", f"bsr-perf avt-floor {big_data}")
+r = alternate([
+    ("j1", lambda: wall([CONVERT, "search", "-j", "1", "no-such-text-zz", f"{OUT}/many"], ok=(1,))),
+    ("j2", lambda: wall([CONVERT, "search", "-j", "2", "no-such-text-zz", f"{OUT}/many"], ok=(1,))),
+])
+row(f"search by scan, {MANY} recordings", "-j 2", r["j2"], "-j 1", r["j1"], many_bytes,
+    f"bsr-asciicast search -j 2 no-such-text-zz {OUT}/many", f"bsr-asciicast search -j 1 no-such-text-zz {OUT}/many")
 mem = {
+    "bsr-asciicast text (1 GiB channel)": rss(["bash", "-c", f"exec '{CONVERT}' text '{big_rec}' > /dev/null"]),
     "bsr-verify -j 1 (1 GiB recording)": rss([VERIFY, "-q", "-j", "1", big_rec]),
     "bsr-asciicast convert (1 GiB channel)": rss(["bash", "-c", f"exec '{CONVERT}' convert -q --max-output 1T -o '{OUT}/rss.cast' '{big_rec}'"]),
 }
@@ -227,6 +246,15 @@ r = rate("reader iteration with CRC, 16-byte")
 target("reader ≥ 10 M chunks/s, 16 B chunks", r, r and r[3] >= 10, r and f"{r[3]:.1f} M chunks/s")
 r = rate("SSH → asciicast, 1 GiB channel")
 target("convert ≥ 400 MB/s", r, r and r[3] >= 0.4, r and f"{r[3]:.2f} GB/s")
+r = rate("text, 1 GiB channel")
+target("text ≥ 0.8× of straight avt (1 GiB, verified first)", r, r and r[7] >= 0.8, r and f"{r[7]:.2f}×")
+r = rate("text --unverified")
+target("text --unverified ≥ 0.8× of straight avt (the view alone)", r, r and r[7] >= 0.8, r and f"{r[7]:.2f}×")
+r = rate("search by scan")
+target("search -j 2 ≥ 1.8× -j 1", r, r and r[7] >= 1.8, r and f"{r[7]:.2f}×")
+tm = mem.get("bsr-asciicast text (1 GiB channel)")
+if tm is not None:
+    checks.append(("text peak RSS ≤ 64 MiB", f"{tm:.1f} MiB", "met" if tm <= 64 else "NOT met"))
 cm = mem.get("bsr-asciicast convert (1 GiB channel)")
 if cm is not None:
     checks.append(("convert peak RSS ≤ 64 MiB", f"{cm:.1f} MiB", "met" if cm <= 64 else "NOT met"))

@@ -408,7 +408,7 @@ fn recorder_thread(
     let mut st = match create(&cfg, &facts) {
         Ok(st) => st,
         Err(e) => {
-            let _ = ready.send(Err(e.to_string()));
+            let _ = ready.send(Err(e.chain()));
             return;
         }
     };
@@ -432,7 +432,8 @@ fn recorder_thread(
         match next {
             Ok((Event::Finish { time, done }, permit)) => {
                 drop(permit);
-                let r = finish(st, time).map_err(|e| format!("{dir}: finishing failed: {e}"));
+                let r =
+                    finish(st, time).map_err(|e| format!("{dir}: finishing failed: {}", e.chain()));
                 if let Err(e) = &r {
                     publish_failure(&failed, e.clone());
                 }
@@ -441,7 +442,7 @@ fn recorder_thread(
             }
             Ok((ev, permit)) => {
                 if let Err(e) = apply(&mut st, ev) {
-                    publish_failure(&failed, format!("{dir}: {e}"));
+                    publish_failure(&failed, format!("{dir}: {}", e.chain()));
                     // The writers are dropped unfinished: the recording stays visibly
                     // unfinished.
                     return;
@@ -454,7 +455,7 @@ fn recorder_thread(
         }
         if dirty && !cfg.sync_interval.is_zero() && last_sync.elapsed() >= cfg.sync_interval {
             if let Err(e) = sync(&mut st) {
-                publish_failure(&failed, format!("{dir}: {e}"));
+                publish_failure(&failed, format!("{dir}: {}", e.chain()));
                 return;
             }
             dirty = false;

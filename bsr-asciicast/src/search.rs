@@ -246,7 +246,7 @@ pub fn search(
                 }),
                 Err(e) => found(Found::Failed(Failure {
                     recording: location,
-                    reason: crate::term::printable(&crate::human::chain(&e)).into_owned(),
+                    reason: crate::term::printable(&bsr_core::error::chain(&e)).into_owned(),
                 })),
             }
         }

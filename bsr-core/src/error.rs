@@ -260,14 +260,7 @@ impl Error {
     /// found): No such file or directory (os error 2)`): for people, where the error is not
     /// printed with its source chain.
     pub fn chain(&self) -> String {
-        let mut s = self.to_string();
-        let mut src = std::error::Error::source(self);
-        while let Some(e) = src {
-            s.push_str(": ");
-            s.push_str(&e.to_string());
-            src = e.source();
-        }
-        s
+        chain(self)
     }
 
     /// True for an I/O error saying that the file does not exist (and for nothing else: a
@@ -275,6 +268,23 @@ impl Error {
     pub fn is_not_found(&self) -> bool {
         matches!(self, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
     }
+}
+
+/// Any error and every cause under it, each said once, for where an error is shown without
+/// its source chain (a JSON field, a list of failures). A transparent wrapper that repeats its
+/// cause's text does not make it appear twice.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        let t = c.to_string();
+        if !s.ends_with(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        src = c.source();
+    }
+    s
 }
 
 /// How [`Error::Io`] describes its cause.

@@ -48,10 +48,8 @@ impl ChannelFiles {
         }
         // An optional file is absent only when it does not exist: a FIFO, a folder or an
         // unreadable file in its place is an error that names it, never "no such file".
-        let present = |p: String| match store.size(&p) {
-            Ok(_) => Ok(Some(p)),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(ConvertError::from(e)),
+        let present = |p: String| -> Result<_, ConvertError> {
+            Ok(bsr_core::store::exists(&*store, &p)?.then_some(p))
         };
         let opt = |name: &str| present(join(dir, name));
         Ok(ChannelFiles {

@@ -51,7 +51,7 @@ use crate::format::meta::{
 };
 use crate::format::{self, ContainerKind, Direction};
 use crate::keys::SessionKeyFiles;
-use crate::store::{EntryKind, ReadStore, join};
+use crate::store::{EntryKind, ReadStore, exists, join};
 use bytes::Bytes;
 use std::sync::Arc;
 
@@ -62,16 +62,6 @@ pub const MAX_CHECKSUM_FILE: u64 = 16 * 1024 * 1024;
 
 fn read_small(store: &dyn ReadStore, path: &str) -> Result<Vec<u8>> {
     store.read_limited(path, MAX_SMALL_FILE)
-}
-
-/// Whether an optional file is there: `false` only when it does not exist; a file that
-/// exists but cannot be read or is not a regular file (a FIFO, a folder) is an error naming it.
-fn exists(store: &dyn ReadStore, path: &str) -> Result<bool> {
-    match store.size(path) {
-        Ok(_) => Ok(true),
-        Err(e) if e.is_not_found() => Ok(false),
-        Err(e) => Err(e),
-    }
 }
 
 /// Checks that `name` is `<id><suffix>` with a plain id, returning the id.

@@ -153,6 +153,16 @@ pub fn check_path(path: &str) -> Result<()> {
     Ok(())
 }
 
+/// Whether an optional file is there: `false` only when it does not exist; a file that
+/// exists but cannot be read or is not a regular file (a FIFO, a folder) is an error naming it.
+pub fn exists(store: &dyn ReadStore, path: &str) -> Result<bool> {
+    match store.size(path) {
+        Ok(_) => Ok(true),
+        Err(e) if e.is_not_found() => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Joins a directory and a base name into a store path.
 pub fn join(dir: &str, name: &str) -> String {
     if dir.is_empty() {

@@ -32,7 +32,7 @@ mod trust;
 mod verdict;
 
 pub use ctx::Seen;
-pub use pool::{map_many, verify_many};
+pub use pool::{map_iter, map_many, verify_many};
 pub use trust::Trust;
 
 use crate::report::*;

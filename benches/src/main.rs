@@ -14,6 +14,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+mod scale;
+
 const KEK: [u8; 32] = *b"bsr-test-kek-DO-NOT-USE-IN-PROD!";
 
 /// Terminal-like output (text, escapes, UTF-8) of `size` bytes.
@@ -63,13 +65,23 @@ impl bsr_core::store::WriteStore for Null {
 /// Writes `sr_<tag>.bsr` below `dir` (or into a discarding store when `dir` is `null`) with
 /// `total` bytes of outbound DATA in `chunk`-byte chunks.
 fn write_recording(dir: &Path, tag: &str, total: u64, chunk: usize) -> anyhow::Result<(f64, u64)> {
-    let t0 = Timestamp::new(1_700_000_000, 0);
     let store: Arc<dyn bsr_core::store::WriteStore> = if dir == Path::new("null") {
         Arc::new(Null)
     } else {
         std::fs::create_dir_all(dir)?;
         Arc::new(FsStore::new(dir))
     };
+    write_recording_to(store, tag, total, chunk)
+}
+
+/// [`write_recording`] into any store.
+fn write_recording_to(
+    store: Arc<dyn bsr_core::store::WriteStore>,
+    tag: &str,
+    total: u64,
+    chunk: usize,
+) -> anyhow::Result<(f64, u64)> {
+    let t0 = Timestamp::new(1_700_000_000, 0);
     let rid = format!("sr_{tag}");
     let sid = format!("s_{tag}");
     let keys = RecordingKeys::from_seed(&sid, [9; 32]);
@@ -250,8 +262,10 @@ fn main() -> anyhow::Result<()> {
             std::io::Write::flush(&mut out)?;
             println!("{:.6}", start.elapsed().as_secs_f64());
         }
+        // gen-archive, list, s3-serve: the listing-at-scale benchmark (benches/scale.sh)
+        "gen-archive" | "list" | "s3-serve" => scale::main(&args)?,
         other => bail!(
-            "unknown subcommand {other:?}: gen, gen-many, write, sha-crc, sha, sha-hot, read, crc, serde-floor"
+            "unknown subcommand {other:?}: gen, gen-many, write, sha-crc, sha, sha-hot, read, crc, serde-floor, gen-archive, list, s3-serve"
         ),
     }
     Ok(())

@@ -14,6 +14,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+mod follow;
+
 const KEK: [u8; 32] = *b"bsr-test-kek-DO-NOT-USE-IN-PROD!";
 
 /// Terminal-like output (text, escapes, UTF-8) of `size` bytes.
@@ -62,7 +64,12 @@ impl bsr_core::store::WriteStore for Null {
 
 /// Writes `sr_<tag>.bsr` below `dir` (or into a discarding store when `dir` is `null`) with
 /// `total` bytes of outbound DATA in `chunk`-byte chunks.
-fn write_recording(dir: &Path, tag: &str, total: u64, chunk: usize) -> anyhow::Result<(f64, u64)> {
+pub(crate) fn write_recording(
+    dir: &Path,
+    tag: &str,
+    total: u64,
+    chunk: usize,
+) -> anyhow::Result<(f64, u64)> {
     let t0 = Timestamp::new(1_700_000_000, 0);
     let store: Arc<dyn bsr_core::store::WriteStore> = if dir == Path::new("null") {
         Arc::new(Null)
@@ -250,8 +257,18 @@ fn main() -> anyhow::Result<()> {
             std::io::Write::flush(&mut out)?;
             println!("{:.6}", start.elapsed().as_secs_f64());
         }
+        // follow-latency DIR inotify|poll N: writer sync → follower event; prints, in ms, the
+        // median and p99 from the call of sync(), the same from its return, and how many events
+        // came before sync() returned
+        "follow-latency" => {
+            let l = follow::latency(Path::new(&arg(2)), &arg(3), arg(4).parse()?)?;
+            println!(
+                "{:.3} {:.3} {:.3} {:.3} {}",
+                l.call.0, l.call.1, l.ret.0, l.ret.1, l.early
+            );
+        }
         other => bail!(
-            "unknown subcommand {other:?}: gen, gen-many, write, sha-crc, sha, sha-hot, read, crc, serde-floor"
+            "unknown subcommand {other:?}: gen, gen-many, write, sha-crc, sha, sha-hot, read, crc, serde-floor, follow-latency"
         ),
     }
     Ok(())

@@ -235,6 +235,13 @@ impl Follower {
         self.tree.open_items()
     }
 
+    /// The data files held open now: files are opened when they appear and closed at their
+    /// DONE chunk, so this stays at four per open channel (plus two per open connection)
+    /// however many channels a session had.
+    pub fn open_files(&self) -> usize {
+        self.tree.open_files()
+    }
+
     /// The next event, waiting at most `timeout` (`None`: until there is one). `Ok(None)`: the
     /// timeout passed with no event, or the follower has ended (after [`FollowEvent::Finished`],
     /// [`FollowEvent::WriterGone`] or an error). An error (a complete chunk that is corrupt, a

@@ -230,6 +230,46 @@ fn new_connections_and_channels_mid_follow() {
     assert_eq!(done, 3);
 }
 
+/// A session of many channels, one after the other: files are closed at their DONE, so the
+/// follower holds the files of the open channel and connection only, and finished channels
+/// are not scanned again.
+#[test]
+fn files_are_closed_at_done_however_many_channels() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = session(tmp.path());
+    let c = s.new_connection("cr_1", t(0)).unwrap();
+    let mut f = Follower::open(tmp.path().join(REC), opts(Watch::Poll)).unwrap();
+    let mut most = 0;
+    for i in 0..60 {
+        let mut ch = c
+            .new_channel(&format!("chr_{i}"), "direct-tcpip", t(1))
+            .unwrap();
+        ch.write_data(Direction::Outbound, t(2), b"x").unwrap();
+        ch.sync().unwrap();
+        until(
+            &mut f,
+            |e| matches!(e, FollowEvent::Chunk { chunk, .. } if &chunk.chunk_type == b"DATA"),
+        );
+        most = most.max(f.open_files());
+        ch.finish(t(3)).unwrap();
+        let name = format!("chr_{i}");
+        until(
+            &mut f,
+            |e| matches!(e, FollowEvent::ChannelDone { channel, .. } if *channel == name),
+        );
+        assert_eq!(f.open_files(), 2, "the connection's request files");
+    }
+    assert!(
+        most <= 6,
+        "at most one channel's and the connection's files: {most}"
+    );
+    c.finish(t(5)).unwrap();
+    s.finish(t(5)).unwrap();
+    let rest = drain(&mut f);
+    assert_eq!(rest.last(), Some(&FollowEvent::Finished));
+    assert_eq!(f.open_files(), 0);
+}
+
 /// A data file's bytes: the magic, HEAD, and `data` as DATA chunks (or requests), then DONE.
 fn file_bytes(data: &[&[u8]], done: bool) -> Vec<u8> {
     let mut enc = ChunkEncoder::new(Compression::None);

@@ -52,6 +52,11 @@ impl Stream {
         q: &mut VecDeque<FollowEvent>,
     ) -> Result<usize> {
         if self.file.is_none() {
+            // A file with its DONE is closed: nothing more may come (bounds open files in a
+            // session with many channels).
+            if self.done() {
+                return Ok(0);
+            }
             match open_regular(&self.path)? {
                 Some(f) => self.file = Some(f),
                 None => return Ok(0),
@@ -93,6 +98,9 @@ impl Stream {
                 });
             }
         }
+        if self.checker.is_done() {
+            self.file = None;
+        }
         Ok(got)
     }
 
@@ -118,6 +126,8 @@ struct Channel {
     dir: PathBuf,
     announced: bool,
     done_reported: bool,
+    /// Done and sealed: nothing more can change, so it is no longer scanned.
+    closed: bool,
     streams: Vec<Stream>,
 }
 
@@ -315,11 +325,12 @@ impl Tree {
                         dir,
                         announced: false,
                         done_reported: false,
+                        closed: false,
                         streams: Vec::new(),
                     }
                 });
             }
-            for (id, ch) in conn.channels.iter_mut() {
+            for (id, ch) in conn.channels.iter_mut().filter(|(_, c)| !c.closed) {
                 container_files(&mut fp, &ch.dir, ContainerKind::Channel);
                 if !ch.announced {
                     let ty = match channel_type(&ch.dir)? {
@@ -344,6 +355,7 @@ impl Tree {
                         channel: id.clone(),
                     });
                 }
+                ch.closed = ch.done_reported && sealed(&ch.dir);
             }
         }
         if fp != self.fingerprint {
@@ -371,6 +383,17 @@ impl Tree {
             }
         }
         Ok(())
+    }
+
+    /// Data files held open now.
+    pub(super) fn open_files(&self) -> usize {
+        let conns = self.conns.values();
+        let chans = conns.clone().flat_map(|c| c.channels.values());
+        conns
+            .flat_map(|c| &c.streams)
+            .chain(chans.flat_map(|c| &c.streams))
+            .filter(|s| s.file.is_some())
+            .count()
     }
 
     /// Unsealed containers and data files without DONE.

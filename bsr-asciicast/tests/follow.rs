@@ -5,7 +5,9 @@
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 use bsr_core::keys::{AeadWrapper, RecordingKeys};
-use bsr_core::ssh::{ExitStatusRequest, PtyRequest, Request, ShellRequest, WindowChangeRequest};
+use bsr_core::ssh::{
+    ExitStatusRequest, PtyRequest, Request, ShellRequest, SubsystemRequest, WindowChangeRequest,
+};
 use bsr_core::store::FsStore;
 use bsr_core::write::{SessionOptions, SessionWriter};
 use bsr_core::{Direction, Timestamp};
@@ -225,4 +227,62 @@ fn follow_writer_gone_exits_6() {
     let (_, ev) = parse(&String::from_utf8(out.stdout).unwrap());
     assert_eq!(ev.len(), 2);
     assert_eq!(ev[1][2], "partial session\r\n");
+}
+
+/// Without --channel, the first shell or exec channel is followed: a port-forwarding channel
+/// and an sftp channel opened before it are skipped. With --channel naming the forwarding
+/// channel: exit 3 (not a terminal).
+#[test]
+fn follow_picks_the_first_shell_channel() {
+    let d = tempfile::tempdir().unwrap();
+    let store = Arc::new(FsStore::new(d.path()));
+    let keys = RecordingKeys::from_seed("s_1234567890", [9; 32]);
+    let opts = SessionOptions::new("sr_1234567890", "s_1234567890", t(0));
+    let s = SessionWriter::create(store, "", opts, keys, &kek(), None).unwrap();
+    let c = s.new_connection("cr_1", t(0)).unwrap();
+    let mut fwd = c.new_channel("chr_fwd", "direct-tcpip", t(1)).unwrap();
+    fwd.write_data(Direction::Outbound, t(2), b"HTTP/1.1 200 OK\r\n")
+        .unwrap();
+    let mut sftp = c.new_channel("chr_sftp", "session", t(3)).unwrap();
+    let sub = Request::Subsystem(SubsystemRequest {
+        request_type: "subsystem".into(),
+        want_reply: true,
+        subsystem_name: "sftp".into(),
+    });
+    sftp.write_request(Direction::Inbound, t(4), &sub).unwrap();
+    sftp.write_data(Direction::Outbound, t(5), b"\0\0\0\x05\x02sftp")
+        .unwrap();
+    let mut sh = c.new_channel("chr_shell", "session", t(6)).unwrap();
+    let shell = Request::Shell(ShellRequest {
+        request_type: "shell".into(),
+        want_reply: true,
+    });
+    sh.write_request(Direction::Inbound, t(7), &shell).unwrap();
+    sh.write_data(Direction::Outbound, t(8), b"$ whoami\r\n")
+        .unwrap();
+    for ch in [fwd, sftp, sh] {
+        ch.finish(t(9)).unwrap();
+    }
+    c.finish(t(9)).unwrap();
+    s.finish(t(9)).unwrap();
+    let rec = d.path().join("sr_1234567890.bsr");
+    let out = Command::new(env!("CARGO_BIN_EXE_bsr-asciicast"))
+        .args(["convert", "--follow", "--poll"])
+        .arg(&rec)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("cr_1/chr_shell: shell channel"), "{stderr}");
+    let (_, ev) = parse(&String::from_utf8(out.stdout).unwrap());
+    assert_eq!(ev.len(), 2);
+    assert_eq!(ev[1][2], "$ whoami\r\n");
+    let out = Command::new(env!("CARGO_BIN_EXE_bsr-asciicast"))
+        .args(["convert", "--follow", "--poll", "--channel", "chr_fwd"])
+        .arg(&rec)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("direct-tcpip"), "{stderr}");
 }

@@ -236,3 +236,47 @@ fn verifying_while_the_writer_writes_is_always_incomplete() {
         r.verdict
     );
 }
+
+/// The moment the writer creates the session: key files written one by one (each created,
+/// then filled), `session-meta.json` not yet there. The verifier says "incomplete", never
+/// "invalid" or "key mismatch", at each step.
+#[test]
+fn session_being_created_is_incomplete() {
+    let d = tempfile::tempdir().unwrap();
+    let store = Arc::new(FsStore::new(d.path()));
+    let opts = SessionOptions::new("sr_live000003", "s_live000003", t(0));
+    let keys = bsr_core::keys::RecordingKeys::from_seed("s_live000003", [8; 32]);
+    let s = SessionWriter::create(store, "", opts, keys, &generate::kek(), None).unwrap();
+    drop(s);
+    let rec = d.path().join("sr_live000003.bsr");
+    let order = bsr_core::format::KEY_FILES
+        .iter()
+        .copied()
+        .chain(["session-meta.json"]);
+    let files: Vec<&str> = order.collect();
+    let copy = d.path().join("copy");
+    for (i, name) in files.iter().enumerate() {
+        for torn in [false, true] {
+            let _ = std::fs::remove_dir_all(&copy);
+            copy_dir(&rec, &copy.join("sr_live000003.bsr"));
+            let c = copy.join("sr_live000003.bsr");
+            // The files before `name` are complete and listed; `name` is empty or half
+            // written and not listed; the later ones do not exist.
+            let sums = std::fs::read_to_string(c.join("SHA256SUM")).unwrap();
+            let kept: String = sums.lines().take(i).map(|l| format!("{l}\n")).collect();
+            std::fs::write(c.join("SHA256SUM"), kept).unwrap();
+            let full = std::fs::read(c.join(name)).unwrap();
+            let part = if torn {
+                &full[..full.len() / 2]
+            } else {
+                &full[..0]
+            };
+            std::fs::write(c.join(name), part).unwrap();
+            for later in &files[i + 1..] {
+                std::fs::remove_file(c.join(later)).unwrap();
+            }
+            let stage = format!("{name} {}", if torn { "half written" } else { "created" });
+            assert_incomplete(&c, &stage, &["sr_live000003.bsr"]);
+        }
+    }
+}

@@ -399,6 +399,38 @@ fn corrupt_complete_chunk_is_an_error() {
     assert_eq!(f.next_event(Some(Duration::ZERO)).unwrap(), None, "ended");
 }
 
+/// A symbolic link or a FIFO where a data file should be is refused (named), never followed,
+/// never blocked on.
+#[test]
+fn hostile_files_are_refused_not_followed() {
+    for kind in ["symlink", "fifo"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = hand_made(tmp.path());
+        match kind {
+            "symlink" => std::os::unix::fs::symlink("/etc/passwd", &out).unwrap(),
+            _ => {
+                let st = std::process::Command::new("mkfifo").arg(&out).status();
+                if !st.is_ok_and(|s| s.success()) {
+                    eprintln!("mkfifo not available: FIFO case not run");
+                    continue;
+                }
+            }
+        }
+        let mut f = Follower::open(tmp.path().join(REC), opts(Watch::Poll)).unwrap();
+        let err = loop {
+            match f.next_event(Some(Duration::from_secs(30))) {
+                Err(e) => break e,
+                Ok(Some(_)) => {}
+                Ok(None) => panic!("{kind}: no error"),
+            }
+        };
+        assert!(
+            matches!(&err, Error::NotRegularFile { path, .. } if path.ends_with("messages-outbound.data")),
+            "{kind}: {err}"
+        );
+    }
+}
+
 /// The writer of test 2, run in a child process (this test binary, started again with
 /// `BSR_FOLLOW_CHILD` set): it writes and syncs a chunk every 10 ms until it is killed.
 #[test]

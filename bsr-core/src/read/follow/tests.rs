@@ -399,6 +399,23 @@ fn corrupt_complete_chunk_is_an_error() {
     assert_eq!(f.next_event(Some(Duration::ZERO)).unwrap(), None, "ended");
 }
 
+/// A follower can be moved to the thread that serves it (a web server's live view).
+#[test]
+fn follower_is_send() {
+    fn send<T: Send>(_: &T) {}
+    let tmp = tempfile::tempdir().unwrap();
+    let _s = session(tmp.path());
+    let f = Follower::open(tmp.path().join(REC), opts(Watch::Auto)).unwrap();
+    send(&f);
+    let h = std::thread::spawn(move || f.open_items());
+    assert!(
+        h.join()
+            .unwrap()
+            .iter()
+            .any(|o| o.starts_with("session container"))
+    );
+}
+
 /// A symbolic link or a FIFO where a data file should be is refused (named), never followed,
 /// never blocked on.
 #[test]

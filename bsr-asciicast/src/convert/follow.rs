@@ -2,7 +2,7 @@
 //! chunks become durable (`convert --follow`).
 //!
 //! The same pieces as the after-the-fact converter: the session-program rule
-//! ([`super::program`]), the header rules ([`super::header::Analysis`]), the incremental UTF-8
+//! (`convert::program`), the header rules (`convert::header::Analysis`), the incremental UTF-8
 //! decoder and [`CastWriter`]. What differs, because the future is not known yet:
 //! * the header is made when the channel starts (its shell or exec request and the HEAD of
 //!   `messages-outbound.data` are durable), from the requests made up to then: a later

@@ -84,7 +84,8 @@ pub struct FollowOptions {
     /// How long the folder may stay unchanged while unfinished before the writer is taken to be
     /// gone (default 10 minutes).
     pub writer_timeout: Duration,
-    /// Most bytes read from one file per scan (default 1 MiB); bounds the queued events.
+    /// Most bytes read from one file per scan (default 1 MiB); a scan reads at most eight
+    /// times this in all, which bounds the queued events.
     pub read_budget: usize,
 }
 
@@ -263,7 +264,7 @@ impl Follower {
             if self.ended {
                 return Ok(None);
             }
-            let changed = match self.tree.scan(&mut self.queue) {
+            let (changed, more) = match self.tree.scan(&mut self.queue) {
                 Ok(c) => c,
                 Err(e) => {
                     // The events found before the error come first.
@@ -275,7 +276,8 @@ impl Follower {
             if changed {
                 self.last_change = now;
             }
-            if !self.queue.is_empty() {
+            // Events to give, or bytes left to read past the scan's budget: no waiting.
+            if !self.queue.is_empty() || more {
                 continue;
             }
             let idle = now.saturating_duration_since(self.last_change);

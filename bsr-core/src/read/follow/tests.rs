@@ -399,6 +399,32 @@ fn corrupt_complete_chunk_is_an_error() {
     assert_eq!(f.next_event(Some(Duration::ZERO)).unwrap(), None, "ended");
 }
 
+/// A read budget far below the data (4 KiB per file, 32 KiB per scan, for 1.6 MB): the same
+/// chunks as with the default budget, and the end only after the last of them.
+#[test]
+fn small_read_budget_reads_everything_before_the_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = session(tmp.path());
+    let c = s.new_connection("cr_1", t(0)).unwrap();
+    let mut ch = c.new_channel("chr_1", "session", t(0)).unwrap();
+    for i in 0..200u32 {
+        let data = vec![b'a' + (i % 26) as u8; 8192];
+        ch.write_data(Direction::Outbound, t(1), &data).unwrap();
+    }
+    ch.finish(t(2)).unwrap();
+    c.finish(t(2)).unwrap();
+    s.finish(t(2)).unwrap();
+    let mut small = opts(Watch::Poll);
+    small.read_budget = 4096;
+    let a = drain(&mut Follower::open(tmp.path().join(REC), small).unwrap());
+    let b = drain(&mut Follower::open(tmp.path().join(REC), opts(Watch::Poll)).unwrap());
+    assert_eq!(a.last(), Some(&FollowEvent::Finished));
+    assert_eq!(by_stream(&a), by_stream(&b));
+    let out = &by_stream(&a)["cr_1.connection/chr_1.channel/messages-outbound.data"];
+    assert_eq!(out.len(), 202);
+    assert_eq!(out[200].data().unwrap()[0], b'a' + (199 % 26) as u8);
+}
+
 /// A follower can be moved to the thread that serves it (a web server's live view).
 #[test]
 fn follower_is_send() {

@@ -12,6 +12,9 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+/// A scan reads at most this many times the per-file budget in all.
+const SCAN_FILES: usize = 8;
+
 /// Most bytes of a channel meta file read to find its type.
 const MAX_META: u64 = 64 * 1024;
 
@@ -264,19 +267,32 @@ fn streams(dir: &Path, connection: &str, channel: Option<&str>) -> Vec<Stream> {
         .collect()
 }
 
-/// Pumps every stream; returns whether bytes were read, and whether a stream read its whole
-/// budget (so that it may have more).
+/// What one scan may read: at most `per_file` bytes of a file and `left` bytes in all (the
+/// events they make are queued until taken, so this bounds the queue).
+struct Budget {
+    per_file: usize,
+    left: usize,
+}
+
+/// Pumps every stream within `budget`; returns whether bytes were read, and whether a stream
+/// may have more (it read its whole share, or the scan's budget ran out before it).
 fn pump_all(
     streams: &mut [Stream],
     buf: &mut [u8],
-    budget: usize,
+    budget: &mut Budget,
     q: &mut VecDeque<FollowEvent>,
 ) -> Result<(bool, bool)> {
     let (mut changed, mut more) = (false, false);
     for s in streams.iter_mut() {
-        let n = s.pump(buf, budget, q)?;
+        if budget.left == 0 {
+            more = true;
+            break;
+        }
+        let share = budget.per_file.min(budget.left);
+        let n = s.pump(buf, share, q)?;
+        budget.left -= n.min(budget.left);
         changed |= n > 0;
-        more |= n >= budget;
+        more |= n >= share;
     }
     Ok((changed, more))
 }
@@ -292,8 +308,9 @@ impl Tree {
         }
     }
 
-    /// One scan: new folders, new bytes, the end. Returns whether anything changed.
-    pub(super) fn scan(&mut self, q: &mut VecDeque<FollowEvent>) -> Result<bool> {
+    /// One scan: new folders, new bytes, the end. Returns whether anything changed, and whether
+    /// the scan stopped at its read budget with more to read.
+    pub(super) fn scan(&mut self, q: &mut VecDeque<FollowEvent>) -> Result<(bool, bool)> {
         // Sealed before reading: everything written before the seal is then read below.
         let was_sealed = sealed(&self.root);
         let (mut changed, mut more) = (false, false);
@@ -313,7 +330,11 @@ impl Tree {
                 changed = true;
             }
         }
-        let (buf, budget) = (&mut self.buf, self.budget);
+        let buf = &mut self.buf;
+        let budget = &mut Budget {
+            per_file: self.budget,
+            left: self.budget.saturating_mul(SCAN_FILES),
+        };
         for (cid, conn) in self.conns.iter_mut() {
             container_files(&mut fp, &conn.dir, ContainerKind::Connection);
             let (c, m) = pump_all(&mut conn.streams, buf, budget, q)?;
@@ -367,7 +388,7 @@ impl Tree {
             self.finish()?;
             q.push_back(FollowEvent::Finished);
         }
-        Ok(changed)
+        Ok((changed, more))
     }
 
     /// The session is sealed and everything is read: every file must be complete.

@@ -198,6 +198,13 @@ r = alternate([
 ])
 row(f"search by scan, {MANY} recordings", "-j 2", r["j2"], "-j 1", r["j1"], many_bytes,
     f"bsr-asciicast search -j 2 no-such-text-zz {OUT}/many", f"bsr-asciicast search -j 1 no-such-text-zz {OUT}/many")
+# Follow mode: writer sync() → follower event, one run of FOLLOW_N synced chunks per mode.
+FOLLOW_N = 50 if smoke else 400
+follow = {}
+for mode in ("inotify", "poll"):
+    v = sh([PERF, "follow-latency", f"{OUT}/follow", mode, str(FOLLOW_N)]).stdout.split()
+    follow[mode] = [float(x) for x in v[:4]] + [int(v[4])]
+    print(f"follow latency {mode}: from sync() call median {v[0]} ms p99 {v[1]} ms; from its return median {v[2]} ms p99 {v[3]} ms; {v[4]}/{FOLLOW_N} events before sync() returned", flush=True)
 mem = {
     "bsr-asciicast text (1 GiB channel)": rss(["bash", "-c", f"exec '{CONVERT}' text '{big_rec}' > /dev/null"]),
     "bsr-verify -j 1 (1 GiB recording)": rss([VERIFY, "-q", "-j", "1", big_rec]),
@@ -231,6 +238,12 @@ lines = [
 ]
 for (label, an, ma, ta, bn, mb, tb, ratio, unit, ca, cb) in rows:
     lines.append(f"| {label} | {an} | {ma:.3f} s | {ta:.2f} {unit} | {bn} | {mb:.3f} s | {tb:.2f} {unit} | {ratio:.2f}× |")
+lines += ["", f"Follow latency (`bsr-perf follow-latency DIR MODE {FOLLOW_N}`: a writer thread syncs one DATA chunk at a time, pauses 0.5–60.5 ms between chunks; time until the follower's event for it):", "",
+          "| follower | from sync() call: median | p99 | from sync() return: median | p99 | events before sync() returned |",
+          "| --- | --- | --- | --- | --- | --- |"]
+for mode, label in (("inotify", "inotify (notify crate)"), ("poll", "polling every 50 ms")):
+    c50, c99, r50, r99, early = follow[mode]
+    lines.append(f"| {label} | {c50:.2f} ms | {c99:.2f} ms | {r50:.2f} ms | {r99:.2f} ms | {early}/{FOLLOW_N} |")
 lines += ["", "Peak RSS (`/usr/bin/time -v`):", ""]
 for k, v in mem.items():
     lines.append(f"- {k}: {v:.1f} MiB")

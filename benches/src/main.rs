@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 mod floors;
+mod follow;
 mod scale;
 
 const KEK: [u8; 32] = *b"bsr-test-kek-DO-NOT-USE-IN-PROD!";
@@ -65,7 +66,12 @@ impl bsr_core::store::WriteStore for Null {
 
 /// Writes `sr_<tag>.bsr` below `dir` (or into a discarding store when `dir` is `null`) with
 /// `total` bytes of outbound DATA in `chunk`-byte chunks.
-fn write_recording(dir: &Path, tag: &str, total: u64, chunk: usize) -> anyhow::Result<(f64, u64)> {
+pub(crate) fn write_recording(
+    dir: &Path,
+    tag: &str,
+    total: u64,
+    chunk: usize,
+) -> anyhow::Result<(f64, u64)> {
     let store: Arc<dyn bsr_core::store::WriteStore> = if dir == Path::new("null") {
         Arc::new(Null)
     } else {
@@ -279,8 +285,18 @@ fn main() -> anyhow::Result<()> {
         "gen-archive" | "list" | "s3-serve" => scale::main(&args)?,
         // sha-crc-encoded, sha-crc-write, crc-chunks: the honest floors (floors.rs)
         "sha-crc-encoded" | "sha-crc-write" | "crc-chunks" => floors::main(&args)?,
+        // follow-latency DIR inotify|poll N: writer sync → follower event; prints, in ms, the
+        // median and p99 from the call of sync(), the same from its return, and how many events
+        // came before sync() returned
+        "follow-latency" => {
+            let l = follow::latency(Path::new(&arg(2)), &arg(3), arg(4).parse()?)?;
+            println!(
+                "{:.3} {:.3} {:.3} {:.3} {}",
+                l.call.0, l.call.1, l.ret.0, l.ret.1, l.early
+            );
+        }
         other => bail!(
-            "unknown subcommand {other:?}: gen, gen-many, write, sha-crc, sha, sha-hot, read, crc, serde-floor, gen-archive, list, s3-serve, sha-crc-encoded, sha-crc-write, crc-chunks"
+            "unknown subcommand {other:?}: gen, gen-many, write, sha-crc, sha, sha-hot, read, crc, serde-floor, gen-archive, list, s3-serve, sha-crc-encoded, sha-crc-write, crc-chunks, follow-latency"
         ),
     }
     Ok(())

@@ -2,6 +2,7 @@
 //! dispatches.
 
 pub mod convert;
+pub mod follow;
 pub mod html;
 pub mod import;
 pub mod views;

@@ -189,6 +189,7 @@ mod mem;
 pub mod s3;
 
 pub use fs::FsStore;
+pub(crate) use fs::file_kind;
 pub use mem::MemStore;
 
 #[cfg(test)]

@@ -225,6 +225,12 @@ impl Verification {
         }
     }
 
+    /// The SHA-256 that the verification computed for the listed file `path` (a store path),
+    /// if it verified; `None` when not verified. Readers that stream a file compare at its end.
+    pub fn digest(&self, path: &str) -> Option<[u8; 32]> {
+        self.digests.get(path).copied()
+    }
+
     /// Pins a channel's files to the digests that verified: every file the conversion reads
     /// must have one, and is checked against it while read. Every file, verified or not, must
     /// be a regular file (a FIFO, device or folder is refused before anything opens it).

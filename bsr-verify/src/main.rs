@@ -145,6 +145,11 @@ struct VerifyArgs {
     /// Also print warnings.
     #[arg(long, short = 'w')]
     warnings: bool,
+    /// The original of a redacted copy (a `*.bsr` folder or s3:// prefix holding one
+    /// recording): verify it too, and prove that every byte of the copy outside the ranges its
+    /// REDACTION.json lists is the original's.
+    #[arg(long, value_name = "DIR")]
+    original: Option<String>,
 }
 
 impl TrustArgs {
@@ -198,11 +203,24 @@ fn print_human(
         .filter(|p| p.severity == Severity::Error)
         .count();
     let warns = r.problems.len() - errors;
-    let recovered = if r.recovered {
+    let mut recovered = if r.recovered {
         " [recovered after a crash: closed by bsr-recover, not by the recorder]"
     } else {
         ""
-    };
+    }
+    .to_string();
+    if let Some(rd) = &r.redaction {
+        let checked = match &rd.original {
+            Some(o) if o.identical_outside_redactions => ", identical to it outside them",
+            Some(_) => ", NOT identical to it outside them",
+            None => "",
+        };
+        recovered.push_str(&format!(
+            ", redacted copy of {} with {} redaction(s){checked}",
+            escape_controls(&rd.original_recording_id),
+            rd.redactions
+        ));
+    }
     writeln!(
         out,
         "{}: {}{recovered} [trust: {}] ({} error(s), {} warning(s); {} containers, {} files, {} bytes, {} chunks)",
@@ -304,6 +322,24 @@ fn run_verify(a: VerifyArgs) -> anyhow::Result<i32> {
     let jobs = jobs_or_cores(a.jobs);
     let s3 = a.trust.s3_flags();
     let resolved = resolve_all(&a.targets, &s3, a.shard)?;
+    let original = match &a.original {
+        Some(spec) => {
+            let t = resolve(spec, &s3)?;
+            let [dir] = t.recordings.as_slice() else {
+                anyhow::bail!(
+                    "--original {}: holds {} recordings, not one",
+                    escape_controls(spec),
+                    t.recordings.len()
+                );
+            };
+            Some(bsr_verify::verify::OriginalRef::verify(
+                t.store.clone(),
+                dir,
+                &opts,
+            ))
+        }
+        None => None,
+    };
     let listing = listing_of(&resolved);
     let mut chain = a
         .shard
@@ -341,8 +377,11 @@ fn run_verify(a: VerifyArgs) -> anyhow::Result<i32> {
             pb.set_draw_target(indicatif::ProgressDrawTarget::hidden());
         }
         let mut io_err: Option<std::io::Error> = None;
-        verify_many(&*target.store, &mine, &opts, jobs, |r| {
+        verify_many(&*target.store, &mine, &opts, jobs, |mut r| {
             pb.inc(1);
+            if let Some(o) = &original {
+                bsr_verify::verify::check_against_original(&mut r, target.store.clone(), o);
+            }
             *counts.entry(r.verdict.key().to_string()).or_default() += 1;
             if chain.is_some() {
                 covered.push(r.recording.clone());

@@ -10,10 +10,13 @@
 //! * memory: the window (`2 × max_match` bytes) plus the ranges found;
 //! * a match of at most `max_match` bytes lies inside one window before its start leaves the
 //!   window, so it is found whole, wherever the chunk boundaries fall;
-//! * a longer match (`a+` over a long run) is cut at the window's end and continued from
-//!   there in the next window: it is covered by adjacent ranges, so it is still redacted whole;
-//! * anchors and word boundaries see the window's edges as the text's edges, so `$` or `\z`
-//!   may also match at a window's end: this can only redact more, never less;
+//! * a longer match of a greedy run (`a+`, `(?s).+`, `[A-Za-z0-9]+`) is cut at the window's
+//!   end and continued from there in the next window (windows never start inside a UTF-8
+//!   character): it is covered by adjacent ranges, so it is still redacted whole;
+//! * but a longer match that needs what follows it (an anchor such as `$`, a suffix) is only
+//!   found when it fits in a window: give `--max-match` at least the longest secret;
+//! * anchors and word boundaries see the window's edges as the text's edges, so `^` or `$`
+//!   may also match at a window's edge (more redacted, never a shorter match);
 //! * empty matches redact nothing;
 //! * time: the `regex` crate never backtracks (`(a+)+$` is linear); each byte is searched at
 //!   most twice per pattern, and a window's search is bounded by the window's size.
@@ -114,11 +117,22 @@ impl<'r> Finder<'r> {
     fn scan(&mut self, eof: bool) -> Result<(), usize> {
         let len = self.buf.len();
         // Matches starting before `commit` are decided; the rest waits for more data.
-        let commit = if eof {
+        let mut commit = if eof {
             len
         } else {
             len.saturating_sub(self.max_match)
         };
+        // Never start the next window inside a UTF-8 character (a run of `.` or `é+` would
+        // stop at a lone continuation byte); always keep some progress.
+        let mut back = 0;
+        while !eof
+            && back < 3
+            && commit > 1
+            && self.buf.get(commit).is_some_and(|b| b & 0xc0 == 0x80)
+        {
+            commit -= 1;
+            back += 1;
+        }
         for (k, (rule, re)) in self.patterns.iter().enumerate() {
             let mut at = (self.next[k].saturating_sub(self.base) as usize).min(len);
             while at <= len {
@@ -190,6 +204,12 @@ mod tests {
             }]
         );
         assert_eq!(find(&["[a]+"], &data, 1, 16)[0].range, 0..10_000);
+        // A run of two-byte characters across windows that would split them.
+        let e = "é".repeat(5000);
+        for max_match in [2, 3, 5, 64] {
+            let got = find(&["(?s).+"], e.as_bytes(), 7, max_match);
+            assert_eq!(got[0].range, 0..10_000, "{max_match}: {got:?}");
+        }
         // Only empty matches: nothing.
         assert!(find(&["b*", "^", "$"], &data, 100, 16).is_empty());
         // Too many ranges: the limit, not unbounded memory.

@@ -35,7 +35,7 @@ fn original_ref(orig: &Path) -> Original {
 fn forge(
     orig: &Path,
     out: &Path,
-    edit: &dyn Fn(u64, &mut Vec<u8>),
+    edit: &dyn Fn(u64, &mut [u8]),
     files: Vec<RedactedFile>,
     original: Original,
 ) -> PathBuf {
@@ -131,7 +131,7 @@ fn listed(chunk: u64, offset: u64, length: u64, orig: &Path) -> Vec<RedactedFile
     }]
 }
 
-fn fill_first(i: u64, d: &mut Vec<u8>) {
+fn fill_first(i: u64, d: &mut [u8]) {
     if i == 2 {
         d[0] = b'*';
     }
@@ -157,7 +157,7 @@ fn an_honest_forgery_passes_both_ways() {
 fn a_copy_changed_outside_its_ranges_fails_only_with_the_original() {
     let orig = rec("sr_shell00001.bsr");
     let d = tempfile::tempdir().unwrap();
-    let edit = |i: u64, d: &mut Vec<u8>| {
+    let edit = |i: u64, d: &mut [u8]| {
         fill_first(i, d);
         if i == 14 {
             let last = d.len() - 1;

@@ -210,16 +210,7 @@ fn print_human(
     }
     .to_string();
     if let Some(rd) = &r.redaction {
-        let checked = match &rd.original {
-            Some(o) if o.identical_outside_redactions => ", identical to it outside them",
-            Some(_) => ", NOT identical to it outside them",
-            None => "",
-        };
-        recovered.push_str(&format!(
-            ", redacted copy of {} with {} redaction(s){checked}",
-            escape_controls(&rd.original_recording_id),
-            rd.redactions
-        ));
+        recovered.push_str(&rd.describe());
     }
     writeln!(
         out,

@@ -358,6 +358,21 @@ impl RedactionReport {
             original: None,
         }
     }
+
+    /// For the summary line: `, redacted copy of sr_… with N redaction(s)`, and how the
+    /// comparison with the original went when there was one.
+    pub fn describe(&self) -> String {
+        let checked = match &self.original {
+            Some(o) if o.identical_outside_redactions => ", identical to it outside them",
+            Some(_) => ", NOT identical to it outside them",
+            None => "",
+        };
+        format!(
+            ", redacted copy of {} with {} redaction(s){checked}",
+            escape_controls(&self.original_recording_id),
+            self.redactions
+        )
+    }
 }
 
 /// The comparison of a redacted copy with its original.

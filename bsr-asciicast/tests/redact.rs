@@ -302,3 +302,32 @@ fn a_tampered_original_is_refused_and_nothing_is_written() {
     ]);
     assert_ne!(o.status.code(), Some(0));
 }
+
+#[test]
+fn a_recorder_key_attests_the_copy() {
+    let original = rec("sr_shell00001.bsr");
+    let d = tempfile::tempdir().unwrap();
+    let key = root().join("testdata/keys/test-recorder.key");
+    let copy = redact(
+        &original,
+        d.path(),
+        &["--pattern", "demo", "--recorder-key", key.to_str().unwrap()],
+    );
+    assert!(copy.join("recorderAttestation.sign").exists());
+    let trust =
+        bsr_core::keys::RecorderTrust::from_file(&root().join("testdata/keys/test-recorder.pub"))
+            .unwrap();
+    let opts = bsr_verify::VerifyOptions {
+        trust: bsr_verify::Trust {
+            kek: None,
+            recorder: Some(std::sync::Arc::new(trust)),
+        },
+        ..bsr_verify::VerifyOptions::default()
+    };
+    let store = bsr_core::store::FsStore::new(d.path());
+    let name = copy.file_name().unwrap().to_string_lossy().into_owned();
+    let r = bsr_verify::verify(&store, &name, &opts);
+    assert_eq!(r.verdict, Verdict::Authentic, "{:?}", r.problems);
+    assert_eq!(r.trust.mode.as_str(), "recorder");
+    assert!(manifest(&copy).count() > 0);
+}

@@ -88,10 +88,7 @@ pub fn check_against_original(
     } else if let Err(e) = compare(report, &store, original, &mut problems) {
         let loc = e.location().map(|l| l.path.clone()).unwrap_or_default();
         let m = format!("comparing with the original: {}", e.chain());
-        problems.push(Problem {
-            class: Class::Io,
-            ..problem(Class::Io, "unreadable", &loc, m)
-        });
+        problems.push(problem(Class::Io, "unreadable", &loc, m));
     }
     let identical = problems.is_empty();
     report.problems.append(&mut problems);

@@ -192,6 +192,38 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// A literal of at most `max_match` bytes: the windowed search finds exactly what one
+        /// search over the whole stream finds, however the stream is cut into pieces.
+        #[test]
+        fn windows_find_what_the_whole_stream_search_finds(
+            data in proptest::collection::vec(proptest::sample::select(&b"abx"[..]), 0..300),
+            needle in proptest::collection::vec(proptest::sample::select(&b"ab"[..]), 1..6),
+            extra in 0usize..12,
+            piece in 1usize..40,
+        ) {
+            let pat = regex::escape(std::str::from_utf8(&needle).unwrap());
+            let whole: Vec<Range<u64>> = Regex::new(&pat)
+                .unwrap()
+                .find_iter(&data)
+                .map(|m| m.start() as u64..m.end() as u64)
+                .collect();
+            let got = find(&[&pat], &data, piece, needle.len() + extra);
+            // Adjacent matches merge into one range: compare the bytes covered.
+            let covered = |rs: &[Range<u64>]| {
+                let mut v = vec![false; data.len()];
+                for r in rs {
+                    for i in r.clone() {
+                        v[i as usize] = true;
+                    }
+                }
+                v
+            };
+            let got: Vec<Range<u64>> = got.into_iter().map(|f| f.range).collect();
+            proptest::prop_assert_eq!(covered(&got), covered(&whole));
+        }
+    }
+
     #[test]
     fn hostile_patterns_stay_bounded_and_cover() {
         let data = vec![b'a'; 10_000];

@@ -315,19 +315,8 @@ fn run_verify(a: VerifyArgs) -> anyhow::Result<i32> {
     let resolved = resolve_all(&a.targets, &s3, a.shard)?;
     let original = match &a.original {
         Some(spec) => {
-            let t = resolve(spec, &s3)?;
-            let [dir] = t.recordings.as_slice() else {
-                anyhow::bail!(
-                    "--original {}: holds {} recordings, not one",
-                    escape_controls(spec),
-                    t.recordings.len()
-                );
-            };
-            Some(bsr_verify::verify::OriginalRef::verify(
-                t.store.clone(),
-                dir,
-                &opts,
-            ))
+            let (store, dir) = bsr_verify::target::resolve_one(spec, &s3)?;
+            Some(bsr_verify::verify::OriginalRef::verify(store, &dir, &opts))
         }
         None => None,
     };

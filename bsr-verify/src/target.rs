@@ -43,6 +43,21 @@ pub struct S3Flags {
     pub region: Option<String>,
 }
 
+/// Resolves a target that must hold exactly one recording (`--original`): its store and
+/// folder. Skipped links count as something it holds.
+pub fn resolve_one(spec: &str, s3: &S3Flags) -> anyhow::Result<(Arc<dyn ReadStore>, String)> {
+    let t = resolve(spec, s3)?;
+    match (t.recordings.as_slice(), t.skipped.is_empty()) {
+        ([dir], true) => Ok((t.store.clone(), dir.clone())),
+        (r, _) => anyhow::bail!(
+            "{}: holds {} recording(s) and {} skipped link(s), not one recording",
+            crate::report::escape_controls(spec),
+            r.len(),
+            t.skipped.len()
+        ),
+    }
+}
+
 /// Resolves `spec`: a local folder or `*.bsr` folder, or `s3://bucket/prefix`.
 pub fn resolve(spec: &str, s3: &S3Flags) -> anyhow::Result<Target> {
     if spec.starts_with("s3://") {

@@ -285,6 +285,15 @@ fn a_tampered_original_is_refused_and_nothing_is_written() {
         String::from_utf8_lossy(&o.stderr)
     );
     assert!(!out.exists() || std::fs::read_dir(&out).unwrap().count() == 0);
+    // --out inside the original: refused before anything is written into it.
+    let good = d.path().join("good/sr_shell00001.bsr");
+    copy_tree(&rec("sr_shell00001.bsr"), &good);
+    let before = hash_tree(&good);
+    let o = redact_output(&good, &good.join("sub/deeper"), &["--pattern", "x"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("inside the original"));
+    assert_eq!(hash_tree(&good), before);
+    assert!(!good.join("sub").exists());
     // The wrong KEK: not authentic, refused too.
     let wrong = d.path().join("wrong.hex");
     std::fs::write(&wrong, "11".repeat(32)).unwrap();

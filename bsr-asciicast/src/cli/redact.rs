@@ -47,6 +47,24 @@ pub struct RedactArgs {
     hide_patterns: bool,
 }
 
+/// `p` made absolute with its longest existing ancestor's links resolved (it may not exist
+/// yet).
+fn resolved(p: &std::path::Path) -> PathBuf {
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut base = abs.as_path();
+    let mut rest = Vec::new();
+    while let Some(parent) = base.parent() {
+        if let Ok(c) = std::fs::canonicalize(base) {
+            return rest.iter().rev().fold(c, |acc: PathBuf, n| acc.join(n));
+        }
+        if let Some(n) = base.file_name() {
+            rest.push(n.to_os_string());
+        }
+        base = parent;
+    }
+    abs
+}
+
 /// Runs `redact`; returns the exit code.
 pub fn run(a: RedactArgs) -> anyhow::Result<i32> {
     let shown = |p: &std::path::Path| escape(&p.display().to_string());
@@ -87,6 +105,16 @@ pub fn run(a: RedactArgs) -> anyhow::Result<i32> {
         hide_patterns: a.hide_patterns,
         ..RedactOptions::default()
     };
+    // The original is never written: not even a temporary folder inside it.
+    if let Ok(r) = std::fs::canonicalize(&a.recording)
+        && resolved(&a.out).starts_with(&r)
+    {
+        anyhow::bail!(
+            "--out {} is inside the original {}: the original is never written; choose another folder",
+            shown(&a.out),
+            shown(&a.recording)
+        );
+    }
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", shown(&a.out)))?;
     // Removed with everything in it unless the finished copy was renamed out of it.
     let tmp = tempfile::Builder::new()

@@ -187,6 +187,9 @@ pub struct Verification {
     pub session_sha256sum: Option<String>,
     /// The id of the key that signed the recording (the session id).
     pub signing_key_id: Option<String>,
+    /// For a redacted copy (`REDACTION.json`): `redacted copy of sr_… with N redaction(s)`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redacted: Option<String>,
     /// Verified SHA-256 of every data file, by store path.
     #[serde(skip)]
     digests: BTreeMap<String, [u8; 32]>,
@@ -202,6 +205,7 @@ impl Verification {
             trust_mode: "unverified".into(),
             session_sha256sum: None,
             signing_key_id: None,
+            redacted: None,
             digests: BTreeMap::new(),
         }
     }
@@ -216,8 +220,12 @@ impl Verification {
         match self.verdict {
             None => UNVERIFIED_WARNING.to_string(),
             Some(v) => format!(
-                "verified: {} (trust: {}, signing key {}, session SHA256SUM {})",
+                "verified: {}{} (trust: {}, signing key {}, session SHA256SUM {})",
                 v.describe(),
+                self.redacted
+                    .as_deref()
+                    .map(|r| format!(", {}", escape(r)))
+                    .unwrap_or_default(),
                 self.trust_mode,
                 escape(self.signing_key_id.as_deref().unwrap_or("?")),
                 self.session_sha256sum.as_deref().unwrap_or("?")
@@ -339,6 +347,10 @@ pub fn gate(
         trust_mode: report.trust.mode.to_string(),
         session_sha256sum,
         signing_key_id: report.session_id.clone(),
+        redacted: report
+            .redaction
+            .as_ref()
+            .map(|r| r.describe().trim_start_matches(", ").to_string()),
         digests,
     })
 }

@@ -150,6 +150,19 @@ fn a_secret_split_across_chunks_is_gone_from_convert_and_text() {
         );
         assert!(after.contains("*****"), "{view:?}");
     }
+    // The views say what they show: a redacted copy.
+    let k = kek();
+    let o = run(&[
+        "convert".as_ref(),
+        copy.as_os_str(),
+        "--kek".as_ref(),
+        k.as_os_str(),
+    ]);
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        said.contains("redacted copy of sr_shell00001 with"),
+        "{said}"
+    );
 }
 
 #[test]

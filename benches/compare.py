@@ -121,19 +121,37 @@ row("writer, 256 KiB DATA chunks (store discards)", "bsr-core writer", r["w"], "
     f"bsr-perf write null {BIG_MIB} 262144", f"bsr-perf sha-crc {BIG_MIB} 262144")
 row("writer, 256 KiB DATA chunks (local folder, page cache)", "bsr-core writer", r["p"], "raw sha2 + crc32fast", r["f"], BIG_MIB << 20,
     f"bsr-perf write DIR {BIG_MIB} 262144", f"bsr-perf sha-crc {BIG_MIB} 262144")
+# The honest floors (issue 18): the same SHA-256 and CRC over the bytes the format makes a
+# writer produce, plus write(2) into the page cache, and with the writer's closing fsync.
+r = alternate([
+    ("loop", lambda: internal(["write-loop", f"{OUT}/w", str(BIG_MIB), str(256 * 1024)])),
+    ("w", lambda: internal(["write", f"{OUT}/w", str(BIG_MIB), str(256 * 1024)])),
+    ("fw", lambda: internal(["sha-crc-write", f"{OUT}/w", str(BIG_MIB), str(256 * 1024)])),
+    ("fws", lambda: internal(["sha-crc-write", f"{OUT}/w", str(BIG_MIB), str(256 * 1024), "sync"])),
+])
+row("writer, 256 KiB DATA chunks (local folder): the DATA loop vs the honest floor", "bsr-core writer, before finish", r["loop"], "sha2 + crc32fast over the encoded chunks + write(2)", r["fw"], BIG_MIB << 20,
+    f"bsr-perf write-loop DIR {BIG_MIB} 262144", f"bsr-perf sha-crc-write DIR {BIG_MIB} 262144")
+row("writer, 256 KiB DATA chunks (local folder): with finish (fsync) vs the honest floor with fsync", "bsr-core writer", r["w"], "the same floor + fsync", r["fws"], BIG_MIB << 20,
+    f"bsr-perf write DIR {BIG_MIB} 262144", f"bsr-perf sha-crc-write DIR {BIG_MIB} 262144 sync")
 n16 = (TINY_MIB << 20) // 16
 r = alternate([
     ("w", lambda: internal(["write", "null", str(TINY_MIB), "16"])),
     ("f", lambda: internal(["sha-crc", str(TINY_MIB), "16"])),
+    ("fe", lambda: internal(["sha-crc-encoded", str(TINY_MIB), "16"])),
 ])
 row("writer, 16-byte DATA chunks (store discards)", "bsr-core writer", r["w"], "raw sha2 + crc32fast", r["f"], 0,
     f"bsr-perf write null {TINY_MIB} 16", f"bsr-perf sha-crc {TINY_MIB} 16", unit="M chunks/s", count=n16)
+row("writer, 16-byte DATA chunks (store discards) vs SHA-256 + CRC over the encoded chunks (45 bytes each)", "bsr-core writer", r["w"], "sha2 + crc32fast over the encoded chunks", r["fe"], 0,
+    f"bsr-perf write null {TINY_MIB} 16", f"bsr-perf sha-crc-encoded {TINY_MIB} 16", unit="M chunks/s", count=n16)
 r = alternate([("r", lambda: internal(["read", big_data])), ("c", lambda: internal(["crc", big_data]))])
 row("reader iteration with CRC, 256 KiB chunks", "ChunkReader", r["r"], "raw crc32fast", r["c"], os.path.getsize(big_data),
     f"bsr-perf read {big_data}", f"bsr-perf crc {big_data}")
-r = alternate([("r", lambda: internal(["read", tiny_data])), ("c", lambda: internal(["crc", tiny_data]))])
+r = alternate([("r", lambda: internal(["read", tiny_data])), ("c", lambda: internal(["crc", tiny_data])),
+               ("cc", lambda: internal(["crc-chunks", tiny_data]))])
 row("reader iteration with CRC, 16-byte chunks", "ChunkReader", r["r"], "raw crc32fast", r["c"], 0,
     f"bsr-perf read {tiny_data}", f"bsr-perf crc {tiny_data}", unit="M chunks/s", count=n16)
+row("reader iteration with CRC, 16-byte chunks vs one CRC call per chunk", "ChunkReader", r["r"], "crc32fast, one call per chunk's CRC range", r["cc"], 0,
+    f"bsr-perf read {tiny_data}", f"bsr-perf crc-chunks {tiny_data}", unit="M chunks/s", count=n16)
 cast = f"{OUT}/big.cast"
 with open(cast, "w") as fh:
     subprocess.run([CONVERT, "convert", "-q", "--max-output", "1T", big_rec], stdout=fh, check=True)
@@ -240,6 +258,16 @@ r = rate("writer, 256 KiB DATA chunks (store discards)")
 target("writer ≥ 1 GB/s, 256 KiB chunks", r, r and r[3] >= 1.0, r and f"{r[3]:.2f} GB/s")
 r = rate("writer, 16-byte")
 target("writer ≥ 5 M chunks/s, 16 B chunks", r, r and r[3] >= 5, r and f"{r[3]:.1f} M chunks/s")
+r = rate("writer, 256 KiB DATA chunks (local folder): the DATA loop")
+target("writer (local folder) ≥ 0.9× of the honest floor (SHA-256 + CRC + write(2))", r, r and r[7] >= 0.9, r and f"{r[7]:.2f}×")
+r = rate("writer, 16-byte DATA chunks (store discards)")
+target("writer, 16 B chunks ≥ 0.5× of the raw floor", r, r and r[7] >= 0.5, r and f"{r[7]:.2f}×")
+r = rate("writer, 16-byte DATA chunks (store discards) vs SHA-256")
+target("writer, 16 B chunks, against SHA-256 + CRC over the bytes it must hash", r, r and r[7] >= 0.5, r and f"{r[7]:.2f}×")
+r = rate("reader iteration with CRC, 16-byte chunks")
+target("reader, 16 B chunks ≥ 0.5× of the raw floor", r, r and r[7] >= 0.5, r and f"{r[7]:.2f}×")
+r = rate("reader iteration with CRC, 16-byte chunks vs one CRC")
+target("reader, 16 B chunks, against one CRC call per chunk", r, r and r[7] >= 0.5, r and f"{r[7]:.2f}×")
 r = rate("reader iteration with CRC, 256 KiB")
 target("reader ≥ 8 GB/s, 256 KiB chunks", r, r and r[3] >= 8, r and f"{r[3]:.1f} GB/s")
 r = rate("reader iteration with CRC, 16-byte")

@@ -35,7 +35,7 @@ mod verdict;
 
 pub use ctx::Seen;
 pub use original::{OriginalRef, check_against_original};
-pub use pool::{map_many, verify_many};
+pub use pool::{map_iter, map_many, verify_many};
 pub use trust::Trust;
 
 use crate::report::*;

@@ -10,7 +10,7 @@
 //!
 //! Rules, numbered in this order in the manifest: each `--pattern` (a regular expression over
 //! the concatenated data of each channel direction, [`find`]), then `--hidden-input`
-//! (keystrokes the terminal did not echo, [`hidden`]), then each `--span`.
+//! (keystrokes the terminal did not echo, `hidden`), then each `--span`.
 //!
 //! Compressed recordings: the copy is written with the original's compression; each DATA
 //! chunk is decompressed, redacted and compressed again on its own, so its stored bytes,

@@ -145,6 +145,11 @@ struct VerifyArgs {
     /// Also print warnings.
     #[arg(long, short = 'w')]
     warnings: bool,
+    /// The original of a redacted copy (a `*.bsr` folder or s3:// prefix holding one
+    /// recording): verify it too, and prove that every byte of the copy outside the ranges its
+    /// REDACTION.json lists is the original's.
+    #[arg(long, value_name = "DIR")]
+    original: Option<String>,
 }
 
 impl TrustArgs {
@@ -198,11 +203,15 @@ fn print_human(
         .filter(|p| p.severity == Severity::Error)
         .count();
     let warns = r.problems.len() - errors;
-    let recovered = if r.recovered {
+    let mut recovered = if r.recovered {
         " [recovered after a crash: closed by bsr-recover, not by the recorder]"
     } else {
         ""
-    };
+    }
+    .to_string();
+    if let Some(rd) = &r.redaction {
+        recovered.push_str(&rd.describe());
+    }
     writeln!(
         out,
         "{}: {}{recovered} [trust: {}] ({} error(s), {} warning(s); {} containers, {} files, {} bytes, {} chunks)",
@@ -299,6 +308,13 @@ fn run_verify(a: VerifyArgs) -> anyhow::Result<i32> {
     let fingerprint = options.fingerprint();
     let mut chain = a.shard.map(|s| Chain::start(s, &fingerprint));
     let mut listing = Listing::default();
+    let original = match &a.original {
+        Some(spec) => {
+            let (store, dir) = bsr_verify::target::resolve_one(spec, &s3)?;
+            Some(bsr_verify::verify::OriginalRef::verify(store, &dir, &opts))
+        }
+        None => None,
+    };
     let mut covered = Vec::new();
     let mut counts = std::collections::BTreeMap::<String, u64>::new();
     let stdout = std::io::stdout();
@@ -326,7 +342,13 @@ fn run_verify(a: VerifyArgs) -> anyhow::Result<i32> {
                     pb.inc_length(1);
                 }
             },
-            |d| bsr_verify::verify(&*target.store, d, &opts),
+            |d| {
+                let mut r = bsr_verify::verify(&*target.store, d, &opts);
+                if let Some(o) = &original {
+                    bsr_verify::verify::check_against_original(&mut r, target.store.clone(), o);
+                }
+                r
+            },
             |r| {
                 pb.inc(1);
                 *counts.entry(r.verdict.key().to_string()).or_default() += 1;

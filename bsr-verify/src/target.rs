@@ -44,6 +44,21 @@ pub struct S3Flags {
     pub region: Option<String>,
 }
 
+/// Resolves a target that must hold exactly one recording (`--original`): its store and
+/// folder. Skipped links count as something it holds.
+pub fn resolve_one(spec: &str, s3: &S3Flags) -> anyhow::Result<(Arc<dyn ReadStore>, String)> {
+    let t = resolve(spec, s3)?;
+    match (t.recordings.as_slice(), t.skipped.is_empty()) {
+        ([dir], true) => Ok((t.store.clone(), dir.clone())),
+        (r, _) => anyhow::bail!(
+            "{}: holds {} recording(s) and {} skipped link(s), not one recording",
+            crate::report::escape_controls(spec),
+            r.len(),
+            t.skipped.len()
+        ),
+    }
+}
+
 /// A target opened but not yet searched: [`Opened::walk`] hands over its recordings as the
 /// search finds them, so that a run over a large archive starts before the listing ends.
 #[derive(Debug)]

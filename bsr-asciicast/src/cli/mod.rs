@@ -5,6 +5,7 @@ pub mod convert;
 pub mod follow;
 pub mod html;
 pub mod import;
+pub mod redact;
 pub mod views;
 
 use bsr_asciicast::error::ConvertError;

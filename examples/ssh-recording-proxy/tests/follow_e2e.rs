@@ -50,12 +50,19 @@ fn ssh_session_followed_live_equals_the_cast_after() {
             .args(["-tt", &env.target(), &script])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(env.path("ssh.err")).unwrap())
             .spawn()
             .unwrap(),
     );
     let mut rec = PathBuf::new();
     wait_for("the recording folder", Duration::from_secs(20), || {
+        if let Some(st) = ssh.0.try_wait().unwrap() {
+            panic!(
+                "ssh ended ({st}) before the recording appeared: {}; proxy log:\n{}",
+                std::fs::read_to_string(env.path("ssh.err")).unwrap_or_default(),
+                env.proxy_log()
+            );
+        }
         let found = std::fs::read_dir(&env.rec_dir).ok().and_then(|rd| {
             rd.flatten()
                 .map(|e| e.path())

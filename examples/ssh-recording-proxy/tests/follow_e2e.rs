@@ -45,11 +45,28 @@ fn ssh_session_followed_live_equals_the_cast_after() {
          while [ ! -e {g} ]; do sleep 0.05; done; echo after-gate; printf 'caf\\303\\251\\n'",
         g = gate.display()
     );
+    // The client's options with files of this test for `/dev/null` (no configuration, no
+    // known hosts), so that the test does not depend on the machine's /dev/null.
+    let empty = env.path("empty");
+    std::fs::write(&empty, b"").unwrap();
+    let opts: Vec<String> = env
+        .client_opts()
+        .into_iter()
+        .map(|o| match o.as_str() {
+            "/dev/null" => empty.display().to_string(),
+            "UserKnownHostsFile=/dev/null" => {
+                format!("UserKnownHostsFile={}", env.path("known_hosts").display())
+            }
+            _ => o,
+        })
+        .collect();
     let mut ssh = Killed(
-        env.ssh()
+        std::process::Command::new("ssh")
+            .args(&opts)
+            .args(["-p", &env.proxy_port.to_string()])
             .args(["-tt", &env.target(), &script])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdin(std::fs::File::open(&empty).unwrap())
+            .stdout(Stdio::piped())
             .stderr(std::fs::File::create(env.path("ssh.err")).unwrap())
             .spawn()
             .unwrap(),

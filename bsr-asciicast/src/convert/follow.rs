@@ -31,7 +31,8 @@ use std::io::Write;
 /// The warning put into a live cast (header note and first marker).
 pub const LIVE_WARNING: &str = "WARNING: LIVE, UNVERIFIED CONTENT (convert --follow): the recording was still being written, so its checksums and signatures did not exist and were not checked; verify the finished recording with bsr-verify";
 
-/// Most bytes of output held for a channel before its shell or exec request is seen.
+/// Most bytes of output held, for all the channels not started yet together, before their
+/// shell or exec requests are seen.
 pub const MAX_EARLY_OUTPUT: usize = 16 << 20;
 
 /// Which channel to follow: a given one, or the first shell or exec channel.
@@ -75,6 +76,7 @@ struct Candidate {
     reqs: Vec<Req>,
     head: Option<Timestamp>,
     early: Vec<OwnedChunk>,
+    /// Bytes in `early`.
     early_bytes: usize,
     /// Runs a subsystem: not followed.
     dropped: bool,
@@ -160,6 +162,7 @@ fn follow_inner<W: Write>(
     let mut out = Some(out);
     let mut cands: BTreeMap<(String, String), Candidate> = BTreeMap::new();
     let mut live: Option<Live<W>> = None;
+    let mut early_total = 0usize;
     while let Some(ev) = follower.next_event(None)? {
         match ev {
             FollowEvent::NewChannel {
@@ -194,9 +197,16 @@ fn follow_inner<W: Write>(
                 let Some(cand) = cands.get_mut(&key) else {
                     continue;
                 };
-                cand.add(&stream, chunk)?;
-                if let Some(l) = start(&key, cand, sel, opts, ctx, &mut out)? {
+                cand.add(&stream, chunk, &mut early_total)?;
+                let held = cand.early_bytes;
+                let started = start(&key, cand, sel, opts, ctx, &mut out)?;
+                if cand.dropped {
+                    early_total = early_total.saturating_sub(held);
+                }
+                if let Some(l) = started {
                     live = Some(l);
+                    // The other candidates' requests and output are no longer needed.
+                    cands.clear();
                 }
             }
             FollowEvent::ChannelDone {
@@ -207,7 +217,10 @@ fn follow_inner<W: Write>(
                 if let Some(l) = live.take_if(|l| l.key == key) {
                     return l.end(FollowEnd::ChannelDone);
                 }
-                if cands.remove(&key).is_some() && sel.channel.is_some() {
+                if let Some(c) = cands.remove(&key) {
+                    early_total = early_total.saturating_sub(c.early_bytes);
+                }
+                if sel.channel.is_some() && wanted(sel, &key.0, &key.1) {
                     return Err(never_started(&key.1));
                 }
             }
@@ -246,7 +259,13 @@ fn is_output(stream: &StreamId, key: &(String, String)) -> bool {
 
 impl Candidate {
     /// Keeps what the start needs: inbound requests, the output HEAD and early output.
-    fn add(&mut self, stream: &StreamId, chunk: OwnedChunk) -> Result<(), ConvertError> {
+    /// `early_total`: the output bytes held by every candidate.
+    fn add(
+        &mut self,
+        stream: &StreamId,
+        chunk: OwnedChunk,
+        early_total: &mut usize,
+    ) -> Result<(), ConvertError> {
         if self.dropped {
             return Ok(());
         }
@@ -273,7 +292,8 @@ impl Candidate {
             "messages-outbound.data" if c.is_head() => self.head = Some(c.time),
             "messages-outbound.data" if c.is_data() => {
                 self.early_bytes += chunk.stored.len();
-                if self.early_bytes > MAX_EARLY_OUTPUT {
+                *early_total += chunk.stored.len();
+                if *early_total > MAX_EARLY_OUTPUT {
                     return Err(ConvertError::Malformed(format!(
                         "{}: more than {MAX_EARLY_OUTPUT} bytes of output before the shell or exec request",
                         stream.path()

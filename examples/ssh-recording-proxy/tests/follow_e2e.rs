@@ -45,17 +45,41 @@ fn ssh_session_followed_live_equals_the_cast_after() {
          while [ ! -e {g} ]; do sleep 0.05; done; echo after-gate; printf 'caf\\303\\251\\n'",
         g = gate.display()
     );
+    // The client's options with files of this test for `/dev/null` (no configuration, no
+    // known hosts), so that the test does not depend on the machine's /dev/null.
+    let empty = env.path("empty");
+    std::fs::write(&empty, b"").unwrap();
+    let opts: Vec<String> = env
+        .client_opts()
+        .into_iter()
+        .map(|o| match o.as_str() {
+            "/dev/null" => empty.display().to_string(),
+            "UserKnownHostsFile=/dev/null" => {
+                format!("UserKnownHostsFile={}", env.path("known_hosts").display())
+            }
+            _ => o,
+        })
+        .collect();
     let mut ssh = Killed(
-        env.ssh()
+        std::process::Command::new("ssh")
+            .args(&opts)
+            .args(["-p", &env.proxy_port.to_string()])
             .args(["-tt", &env.target(), &script])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdin(std::fs::File::open(&empty).unwrap())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(env.path("ssh.err")).unwrap())
             .spawn()
             .unwrap(),
     );
     let mut rec = PathBuf::new();
     wait_for("the recording folder", Duration::from_secs(20), || {
+        if let Some(st) = ssh.0.try_wait().unwrap() {
+            panic!(
+                "ssh ended ({st}) before the recording appeared: {}; proxy log:\n{}",
+                std::fs::read_to_string(env.path("ssh.err")).unwrap_or_default(),
+                env.proxy_log()
+            );
+        }
         let found = std::fs::read_dir(&env.rec_dir).ok().and_then(|rd| {
             rd.flatten()
                 .map(|e| e.path())

@@ -477,6 +477,7 @@ fn hostile_files_are_refused_not_followed() {
 /// The writer of test 2, run in a child process (this test binary, started again with
 /// `BSR_FOLLOW_CHILD` set): it writes and syncs a chunk every 10 ms until it is killed.
 #[test]
+#[ignore = "the writer process of writer_killed_ends_with_writer_gone, not a test of its own"]
 fn child_writer() {
     let Ok(root) = std::env::var("BSR_FOLLOW_CHILD") else {
         return;
@@ -485,7 +486,8 @@ fn child_writer() {
     let c = s.new_connection("cr_1", t(0)).unwrap();
     let mut ch = c.new_channel("chr_1", "session", t(0)).unwrap();
     let mut stdout = std::io::stdout();
-    for i in 0.. {
+    // At most a minute, should the parent die without killing it.
+    for i in 0..6000 {
         let time = Timestamp::new(1_700_000_001 + u64::from(i / 1000), i % 1000);
         ch.write_data(Direction::Outbound, time, &payload(i))
             .unwrap();
@@ -503,10 +505,19 @@ fn child_writer() {
 #[test]
 fn writer_killed_ends_with_writer_gone() {
     let tmp = tempfile::tempdir().unwrap();
+    /// Kills the child when the test fails before it does.
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
             "read::follow::tests::child_writer",
+            "--include-ignored",
             "--nocapture",
             "--test-threads=1",
         ])
@@ -515,6 +526,7 @@ fn writer_killed_ends_with_writer_gone() {
         .spawn()
         .unwrap();
     let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut child = Killed(child);
     assert!(
         lines.any(|l| l.unwrap().trim_end().ends_with("ready")),
         "child never ready"
@@ -525,8 +537,8 @@ fn writer_killed_ends_with_writer_gone() {
     let is_data = |e: &FollowEvent| matches!(e, FollowEvent::Chunk { chunk, .. } if &chunk.chunk_type == b"DATA");
     let mut evs = until(&mut f, is_data);
     evs.extend(until(&mut f, is_data));
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
     evs.extend(drain(&mut f));
     let Some(FollowEvent::WriterGone { idle, open }) = evs.last() else {
         panic!("{:?}", evs.last());

@@ -387,3 +387,46 @@ fn messages_with_a_recording_is_a_usage_error() {
     assert!(stderr(&o).contains("cannot be used with"), "{}", stderr(&o));
     assert!(o.stdout.is_empty());
 }
+
+/// `-o` naming something that is not a regular file (a FIFO here; `/dev/null` in real use) is
+/// written into, never replaced by the renamed temporary file: `convert -o /dev/null` once
+/// turned the machine's null device into a regular file.
+#[cfg(unix)]
+#[test]
+fn output_to_a_special_file_writes_into_it_and_never_replaces_it() {
+    use std::io::Read;
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let rec = root().join("testdata/recordings/sr_shell00001.bsr");
+    for (sub, flag) in [("convert", None), ("text", None), ("html", Some("-o"))] {
+        let fifo = dir.path().join(format!("{sub}.out"));
+        let st = Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(st.success());
+        // The reader reports through a channel, so that a FIFO replaced behind its back (the
+        // reader then waits for a writer forever) fails the test instead of hanging it.
+        let (tx, rx) = std::sync::mpsc::channel();
+        {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || {
+                let mut s = Vec::new();
+                let r = std::fs::File::open(&fifo).and_then(|mut f| f.read_to_end(&mut s));
+                let _ = tx.send(r.map(|_| s));
+            });
+        }
+        let mut cmd = bin();
+        cmd.arg(sub).arg(&rec).arg(flag.unwrap_or("-o")).arg(&fifo);
+        let o = cmd.output().unwrap();
+        assert!(o.status.success(), "{sub}: {}", stderr(&o));
+        let got = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("the FIFO never got a writer: it was replaced")
+            .unwrap();
+        assert!(!got.is_empty(), "{sub}: nothing came through the FIFO");
+        let ft = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+        assert!(ft.is_fifo(), "{sub}: the FIFO was replaced by {ft:?}");
+        assert!(
+            !dir.path().join(format!("{sub}.out.partial")).exists(),
+            "{sub}: a temporary file was left"
+        );
+    }
+}

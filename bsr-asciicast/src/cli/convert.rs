@@ -146,7 +146,7 @@ fn gated_files(a: &ConvertArgs) -> anyhow::Result<(ChannelFiles, Verification)> 
     }
 }
 
-/// Writes the cast to `output` (through a temporary name, renamed when complete) or stdout.
+/// Writes the cast to `output` (through a temporary name, renamed when complete: [`super::Staged`]) or stdout.
 fn write_cast(
     files: &ChannelFiles,
     opts: &ConvertOptions,
@@ -156,16 +156,14 @@ fn write_cast(
     const BUF: usize = 256 * 1024;
     Ok(match output {
         Some(p) => {
-            let tmp = p.with_extension("cast.partial");
-            let f = std::fs::File::create(&tmp)
-                .with_context(|| format!("creating {}", tmp.display()))?;
+            let (f, staged) = super::Staged::create(p, ".partial")
+                .with_context(|| format!("creating {}", p.display()))?;
             let r = convert_with(files, opts, ctx, std::io::BufWriter::with_capacity(BUF, f));
             match &r {
-                Ok(_) => std::fs::rename(&tmp, p)
+                Ok(_) => staged
+                    .commit()
                     .with_context(|| format!("renaming to {}", p.display()))?,
-                Err(_) => {
-                    let _ = std::fs::remove_file(&tmp);
-                }
+                Err(_) => staged.abandon(),
             }
             r
         }

@@ -54,10 +54,14 @@ pub fn run(a: HtmlArgs) -> anyhow::Result<i32> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let page = render(Arc::new(FsStore::new(parent)), &name, &opts)?;
-    let tmp = a.output.with_extension("html.partial");
-    std::fs::write(&tmp, page.html.as_bytes())
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &a.output)
+    let (mut f, staged) = super::Staged::create(&a.output, ".partial")
+        .with_context(|| format!("creating {}", a.output.display()))?;
+    if let Err(e) = std::io::Write::write_all(&mut f, page.html.as_bytes()) {
+        staged.abandon();
+        return Err(e).with_context(|| format!("writing {}", a.output.display()));
+    }
+    staged
+        .commit()
         .with_context(|| format!("renaming to {}", a.output.display()))?;
     if page.shown {
         eprintln!("{}: {:?}", a.output.display(), page.verdict);

@@ -241,10 +241,7 @@ fn with_output<T>(
 ) -> Result<T, TextError> {
     match output {
         Some(p) => {
-            let mut tmp = p.as_os_str().to_owned();
-            tmp.push(".partial");
-            let tmp = PathBuf::from(tmp);
-            let file = std::fs::File::create(&tmp)?;
+            let (file, staged) = super::Staged::create(p, ".partial")?;
             let mut w = std::io::BufWriter::with_capacity(256 * 1024, file);
             let r = f(&mut w).and_then(|v| {
                 w.flush()?;
@@ -252,11 +249,11 @@ fn with_output<T>(
             });
             match r {
                 Ok(v) => {
-                    std::fs::rename(&tmp, p)?;
+                    staged.commit()?;
                     Ok(v)
                 }
                 Err(e) => {
-                    let _ = std::fs::remove_file(&tmp);
+                    staged.abandon();
                     Err(e)
                 }
             }

@@ -67,7 +67,12 @@ pub(super) fn read_content(
         markers: false,
         strict: false,
     };
-    let done = match convert(&files, &copts, &mut out) {
+    // A page that fetches its cast (from `serve`) still needs the report's findings.
+    let done = match &opts.cast_url {
+        Some(_) => convert(&files, &copts, std::io::sink()),
+        None => convert(&files, &copts, &mut out),
+    };
+    let done = match done {
         Ok(d) => d,
         Err(_) if out.exceeded => {
             return Err(HtmlError::TooLarge {

@@ -49,6 +49,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
         gate: GateOptions::from_key_files(a.kek.as_deref(), a.recorder_key.as_deref())?,
         token,
         warm: !a.no_warm,
+        header_timeout: None,
     };
     let app = App::open(&opts)?;
     let rt = tokio::runtime::Builder::new_multi_thread()

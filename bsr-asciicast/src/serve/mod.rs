@@ -57,6 +57,8 @@ pub struct ServeOptions {
     pub token: Option<Token>,
     /// Fill the facts cache in the background from the start.
     pub warm: bool,
+    /// Longest a client may take to send a request head (`None`: [`HEADER_TIMEOUT`]).
+    pub header_timeout: Option<Duration>,
 }
 
 /// Errors of the server.
@@ -108,6 +110,8 @@ pub struct App {
     pub catalog: Catalog,
     /// The bearer token, if any.
     pub token: Option<Token>,
+    /// Longest a client may take to send a request head.
+    pub header_timeout: Duration,
 }
 
 impl App {
@@ -117,6 +121,7 @@ impl App {
         let app = Arc::new(App {
             catalog: Catalog::open(opts)?,
             token: opts.token.clone(),
+            header_timeout: opts.header_timeout.unwrap_or(HEADER_TIMEOUT),
         });
         if opts.warm {
             let a = app.clone();
@@ -131,11 +136,12 @@ impl App {
 }
 
 /// Serves `app` on `listener` until the process ends. Each connection: the request head must
-/// arrive within [`HEADER_TIMEOUT`] and fit in [`MAX_HEAD_BYTES`]; at most
+/// arrive within the header timeout ([`HEADER_TIMEOUT`] by default) and fit in [`MAX_HEAD_BYTES`]; at most
 /// [`MAX_CONNECTIONS`] are served at once.
 pub async fn serve(listener: tokio::net::TcpListener, app: Arc<App>) -> Result<(), ServeError> {
     use hyper_util::rt::{TokioIo, TokioTimer};
     use hyper_util::service::TowerToHyperService;
+    let header_timeout = app.header_timeout;
     let router = router(app);
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
@@ -148,7 +154,7 @@ pub async fn serve(listener: tokio::net::TcpListener, app: Arc<App>) -> Result<(
             let _permit = permit;
             let mut b = hyper::server::conn::http1::Builder::new();
             b.timer(TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT)
+                .header_read_timeout(header_timeout)
                 .max_buf_size(MAX_HEAD_BYTES)
                 .keep_alive(true);
             let _ = b.serve_connection(TokioIo::new(stream), svc).await;

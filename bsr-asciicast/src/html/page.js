@@ -99,6 +99,8 @@
     window.bsrPlayer = state.player;
   }
   create(playerTime(data.startAt || 0), false);
+  // Opened at a time (a keyframe cast from `serve`): show that frame at once.
+  if (data.startAt > 0) state.player.seek(playerTime(data.startAt));
 
   // Recording time now (inverse of playerTime, by search over the event times).
   function recordingTime() {

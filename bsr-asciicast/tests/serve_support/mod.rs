@@ -171,3 +171,69 @@ pub fn get_with(addr: SocketAddr, path: &str, headers: &[&str]) -> Resp {
 pub fn get(addr: SocketAddr, path: &str) -> Resp {
     get_with(addr, path, &[])
 }
+
+/// Script payloads that set `window.__pwned` if they ever run.
+pub const PAYLOADS: [&str; 3] = [
+    "</script><script>window.__pwned=1</script>",
+    "\"><img src=x onerror=\"window.__pwned=1\">",
+    "javascript:window.__pwned=1",
+];
+
+/// Writes `sr_hostile0001.bsr` into `dir`: an exec session whose user name, target name, exec
+/// command, env and output carry [`PAYLOADS`].
+pub fn hostile(dir: &Path) {
+    use bsr_core::Direction;
+    use bsr_core::keys::RecordingKeys;
+    use bsr_core::ssh::*;
+    use bsr_core::store::FsStore;
+    use bsr_core::write::{SessionOptions, SessionWriter};
+    let all = PAYLOADS.join(" ");
+    let (rec, sess) = ("sr_hostile0001", "s_hostile0001");
+    let keys = RecordingKeys::from_seed(sess, generate::seed(rec));
+    let wrapper = generate::kek().with_rng_seed(generate::seed("serve-hostile"));
+    let mut opts = SessionOptions::new(rec, sess, generate::t(0));
+    let mut meta = generate::session_meta(sess);
+    if let Some(u) = meta.user.as_mut() {
+        u.name = all.clone();
+    }
+    opts.session_meta = Some(meta);
+    let store = Arc::new(FsStore::new(dir));
+    let s = SessionWriter::create(store, "", opts, keys, &wrapper, Some(&generate::recorder()))
+        .unwrap();
+    let c = s.new_connection("cr_hostile0001", generate::t(0)).unwrap();
+    let mut ch = c
+        .new_channel("chr_hostile001", "session", generate::t(2))
+        .unwrap();
+    ch.write_request(
+        Direction::Inbound,
+        generate::t(3),
+        &Request::Env(EnvRequest {
+            request_type: "env".into(),
+            want_reply: false,
+            variable_name: PAYLOADS[0].into(),
+            variable_value: all.clone(),
+        }),
+    )
+    .unwrap();
+    ch.write_request(
+        Direction::Inbound,
+        generate::t(5),
+        &Request::Exec(ExecRequest {
+            request_type: "exec".into(),
+            want_reply: true,
+            command: all.clone(),
+        }),
+    )
+    .unwrap();
+    for (i, p) in PAYLOADS.iter().enumerate() {
+        ch.write_data(
+            Direction::Outbound,
+            generate::t(100 + 100 * i as u64),
+            format!("{p}\r\n").as_bytes(),
+        )
+        .unwrap();
+    }
+    ch.finish(generate::t(510)).unwrap();
+    c.finish(generate::t(520)).unwrap();
+    s.finish(generate::t(530)).unwrap();
+}

@@ -402,3 +402,41 @@ fn read_only_and_every_response_has_a_csp() {
     assert!(html.contains("\"startAt\":1.5"));
     assert!(html.contains("id=\"tab-text\"") && html.contains("id=\"tab-commands\""));
 }
+
+#[test]
+fn checkpoints_give_the_same_keyframe_as_a_replay_from_the_start() {
+    use bsr_asciicast::serve::keyframe::{checkpoints, write_from};
+    let a = archive();
+    for name in ["sr_shell00001", "sr_gzip000001", "sr_exec000001"] {
+        let rec = Recording::open_path(&a.path().join(format!("{name}.bsr"))).unwrap();
+        let files = select_channel(&rec, None, None).unwrap();
+        // A checkpoint after every output event.
+        let cp = checkpoints(&files, 1).unwrap();
+        let least = if name == "sr_exec000001" { 1 } else { 3 };
+        assert!(cp.0.len() >= least, "{name}: {} checkpoints", cp.0.len());
+        for at in [0.0, 0.5, 1.1, 1.52, 1.6, 2.05, 2.2, 3.5, 99.0] {
+            let (mut plain, mut fast) = (Vec::new(), Vec::new());
+            let k1 = write_from(&files, at, None, &mut plain).unwrap();
+            let k2 = write_from(&files, at, Some(&cp), &mut fast).unwrap();
+            assert_eq!(
+                String::from_utf8(fast).unwrap(),
+                String::from_utf8(plain).unwrap(),
+                "{name} at {at}"
+            );
+            assert_eq!((k1.cols, k1.rows), (k2.cols, k2.rows));
+        }
+    }
+}
+
+#[test]
+fn the_server_builds_checkpoints_and_still_answers_the_same() {
+    let a = archive();
+    let addr = start(&[a.path()], None, None);
+    let before = get(addr, "/api/v1/sessions/sr_shell00001/cast?t=1.6").text();
+    // The first request started building the checkpoints; later answers are the same.
+    for _ in 0..20 {
+        let again = get(addr, "/api/v1/sessions/sr_shell00001/cast?t=1.6").text();
+        assert_eq!(again, before);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -13,7 +13,9 @@
 //! modification time is still caught when its content is read, because the replay pins every
 //! file to the digest that verified.
 
+use super::keyframe::{CHECKPOINT_BYTES, Checkpoints, checkpoints};
 use super::{ServeError, ServeOptions};
+use crate::convert::ChannelFiles;
 use crate::convert::{ConvertOptions, Severity, convert};
 use crate::verified::{GateOptions, Verification, gate_keeping};
 use bsr_core::format;
@@ -33,6 +35,11 @@ const MAX_KEY_ENTRIES: usize = 100_000;
 const MAX_SIG: u64 = 64 * 1024;
 /// Verifications (with their pinned digests) kept for replays.
 const VERIFICATIONS_KEPT: usize = 32;
+/// Channels whose keyframe checkpoints are kept.
+const CHECKPOINTS_KEPT: usize = 16;
+
+/// Checkpoints of one channel of one recording state.
+type Kept = (usize, String, CacheKey, Arc<Checkpoints>);
 
 /// One recording the server lists.
 #[derive(Debug, Clone)]
@@ -96,6 +103,8 @@ pub struct Catalog {
     gate: GateOptions,
     rows: Mutex<HashMap<usize, (CacheKey, Arc<Row>)>>,
     verifications: Mutex<VecDeque<(usize, CacheKey, Verification)>>,
+    checkpoints: Arc<Mutex<VecDeque<Kept>>>,
+    building: Arc<Mutex<std::collections::HashSet<(usize, String)>>>,
 }
 
 impl Catalog {
@@ -160,6 +169,8 @@ impl Catalog {
             gate,
             rows: Mutex::new(HashMap::new()),
             verifications: Mutex::new(VecDeque::new()),
+            checkpoints: Arc::new(Mutex::new(VecDeque::new())),
+            building: Arc::new(Mutex::new(std::collections::HashSet::new())),
         }
     }
 
@@ -238,6 +249,49 @@ impl Catalog {
         let v = v.map_err(|g| ServeError::Refused(g.to_string()))?;
         self.keep_verification(i, key, v.clone());
         Ok(v)
+    }
+
+    /// The keyframe checkpoints of a channel (`files`, pinned) of recording `i`, when they
+    /// are built for its current state; otherwise starts building them on a background thread
+    /// (once) and returns `None`.
+    pub fn checkpoints(&self, i: usize, files: &ChannelFiles) -> Option<Arc<Checkpoints>> {
+        let key = self.key(i).ok()?;
+        if let Ok(q) = self.checkpoints.lock()
+            && let Some((_, _, _, c)) = q
+                .iter()
+                .find(|(j, n, k, _)| *j == i && *n == files.name && *k == key)
+        {
+            return Some(c.clone());
+        }
+        let job = (i, files.name.clone());
+        let started = self
+            .building
+            .lock()
+            .map(|mut b| b.insert(job.clone()))
+            .unwrap_or(false);
+        if !started {
+            return None;
+        }
+        let (kept, building, files) = (
+            self.checkpoints.clone(),
+            self.building.clone(),
+            files.clone(),
+        );
+        std::thread::spawn(move || {
+            if let Ok(c) = checkpoints(&files, CHECKPOINT_BYTES)
+                && let Ok(mut q) = kept.lock()
+            {
+                q.retain(|(j, n, _, _)| !(*j == job.0 && *n == job.1));
+                if q.len() >= CHECKPOINTS_KEPT {
+                    q.pop_front();
+                }
+                q.push_back((job.0, job.1.clone(), key, Arc::new(c)));
+            }
+            if let Ok(mut b) = building.lock() {
+                b.remove(&job);
+            }
+        });
+        None
     }
 
     fn keep_verification(&self, i: usize, key: CacheKey, v: Verification) {

@@ -5,6 +5,12 @@
 //!
 //! A player given this cast and `startAt: T` shows the screen at T at once; the times of the
 //! events after T are the same as in the full cast, so seek links keep working.
+//!
+//! **Checkpoints.** Building the screen at T costs feeding the emulator everything before T.
+//! [`checkpoints`] runs the channel through the emulator once and keeps the emulator's state
+//! (its dump) every [`CHECKPOINT_BYTES`] of output, with the number of events it covers; with
+//! them, [`write_from`] still reads the files from the start (their digests are checked at
+//! the end) but feeds the emulator only from the last checkpoint before T.
 
 use crate::cast::{CastWriter, EventKind, Header};
 use crate::convert::ChannelFiles;
@@ -14,6 +20,69 @@ use crate::term::clamp_size;
 use avt::Terminal;
 use bsr_core::Timestamp;
 use std::io::Write;
+
+/// Output between two checkpoints.
+pub const CHECKPOINT_BYTES: u64 = 4 << 20;
+/// Most checkpoints kept for one channel (further ones are not taken).
+pub const MAX_CHECKPOINTS: usize = 2048;
+
+/// The emulator's state after the first `events` events of a channel.
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    /// Events (output and window changes, in replay order) folded in.
+    pub events: u64,
+    /// Time of the last of them, nanoseconds from the channel's start.
+    pub last_ns: i128,
+    /// Terminal size.
+    pub cols: usize,
+    /// Rows.
+    pub rows: usize,
+    /// avt's dump of the terminal.
+    pub dump: String,
+}
+
+/// The checkpoints of a channel (see the module documentation).
+#[derive(Debug, Clone, Default)]
+pub struct Checkpoints(pub Vec<Checkpoint>);
+
+/// Runs the channel through the emulator once, keeping a checkpoint every `every` bytes of
+/// output (at most [`MAX_CHECKPOINTS`]).
+pub fn checkpoints(files: &ChannelFiles, every: u64) -> Result<Checkpoints, TextError> {
+    let replay = Replay::open(files)?;
+    let start = replay.start().clone();
+    let head = start.head.as_nanos();
+    let (c, r, _) = clamp_size(start.cols, start.rows);
+    let mut term = Terminal::new(c, r)?;
+    let mut out = Vec::new();
+    let (mut events, mut since) = (0u64, 0u64);
+    replay.run(false, |t: Timestamp, ev| {
+        match ev {
+            Event::Output(s) => {
+                term.feed(s);
+                since += s.len() as u64;
+            }
+            Event::Resize { cols, rows } => {
+                let (c, r, _) = clamp_size(cols, rows);
+                term.resize(c, r);
+            }
+            Event::Input(_) => return Ok(()),
+        }
+        events += 1;
+        if since >= every.max(1) && out.len() < MAX_CHECKPOINTS {
+            since = 0;
+            let (cols, rows) = term.size();
+            out.push(Checkpoint {
+                events,
+                last_ns: t.as_nanos() - head,
+                cols,
+                rows,
+                dump: term.dump(),
+            });
+        }
+        Ok(())
+    })?;
+    Ok(Checkpoints(out))
+}
 
 /// What [`write_from`] wrote.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -39,7 +108,12 @@ fn secs_to_ns(t: f64) -> i128 {
 /// Writes an asciicast v2 of the channel that starts with the screen at `at` seconds (from
 /// the channel's start, the cast's 0) and goes on with the events after it (output and window
 /// changes). The files are read once, pinned digests checked at their ends.
-pub fn write_from<W: Write>(files: &ChannelFiles, at: f64, out: W) -> Result<Keyframe, TextError> {
+pub fn write_from<W: Write>(
+    files: &ChannelFiles,
+    at: f64,
+    checkpoints: Option<&Checkpoints>,
+    out: W,
+) -> Result<Keyframe, TextError> {
     let replay = Replay::open(files)?;
     let start = replay.start().clone();
     let head = start.head.as_nanos();
@@ -69,8 +143,25 @@ pub fn write_from<W: Write>(files: &ChannelFiles, at: f64, out: W) -> Result<Key
             Ok(Some(cw))
         };
     let mut size_at = (c, r);
+    // The last checkpoint wholly before T: events up to it are read, not fed.
+    let from = checkpoints.and_then(|cp| cp.0.iter().rev().find(|c| c.last_ns < at_ns));
+    let mut index = 0u64;
     replay.run(false, |t: Timestamp, ev| {
         let rel = t.as_nanos() - head;
+        if !matches!(ev, Event::Input(_)) {
+            index += 1;
+        }
+        if let Some(cp) = from {
+            if index < cp.events {
+                return Ok(());
+            }
+            if index == cp.events {
+                term = Terminal::new(cp.cols, cp.rows)?;
+                term.feed(cp.dump.as_str());
+                folded += index;
+                return Ok(());
+            }
+        }
         if w.is_none() && rel < at_ns {
             match ev {
                 Event::Output(s) => {

@@ -216,7 +216,7 @@ async fn api_session(State(app): State<Arc<App>>, Path(id): Path<String>) -> Res
 
 /// The channel's files, pinned to the digests that verified (the gate runs first; a refused
 /// recording is `403`).
-fn channel(app: &App, id: &str, q: &ChannelQuery) -> Result<ChannelFiles, ServeError> {
+fn channel(app: &App, id: &str, q: &ChannelQuery) -> Result<(usize, ChannelFiles), ServeError> {
     let i = index(app, id)?;
     let v = app.catalog.verification(i)?;
     let e = app.catalog.entry(i).ok_or(ServeError::NotFound)?;
@@ -226,7 +226,7 @@ fn channel(app: &App, id: &str, q: &ChannelQuery) -> Result<ChannelFiles, ServeE
         .map_err(|x| ServeError::BadRequest(x.to_string()))?;
     v.pin(&mut files)
         .map_err(|x| ServeError::Refused(x.to_string()))?;
-    Ok(files)
+    Ok((i, files))
 }
 
 fn typed(body: axum::body::Body, content_type: &'static str) -> Response {
@@ -242,12 +242,19 @@ async fn api_cast(
     Query(q): Query<ChannelQuery>,
 ) -> Response {
     let t = q.t;
-    let files = match blocking(move || channel(&app, &id, &q)).await {
+    // Checkpoints for opening at T: used when built; a first request starts building them.
+    let (files, cp) = match blocking(move || {
+        let (i, files) = channel(&app, &id, &q)?;
+        let cp = app.catalog.checkpoints(i, &files);
+        Ok((files, cp))
+    })
+    .await
+    {
         Ok(f) => f,
         Err(e) => return e.into_response(),
     };
     let body = streamed(move |w| match t {
-        Some(t) => super::keyframe::write_from(&files, t, w)
+        Some(t) => super::keyframe::write_from(&files, t, cp.as_deref(), w)
             .map(|_| ())
             .map_err(|e| e.to_string()),
         None => {
@@ -272,7 +279,7 @@ async fn api_text(
     Query(q): Query<ChannelQuery>,
 ) -> Response {
     let files = match blocking(move || channel(&app, &id, &q)).await {
-        Ok(f) => f,
+        Ok((_, f)) => f,
         Err(e) => return e.into_response(),
     };
     let body = streamed(move |w| {
@@ -290,7 +297,7 @@ async fn api_commands(
     Query(q): Query<ChannelQuery>,
 ) -> Response {
     let files = match blocking(move || channel(&app, &id, &q)).await {
-        Ok(f) => f,
+        Ok((_, f)) => f,
         Err(e) => return e.into_response(),
     };
     let body = streamed(move |w| {

@@ -14,6 +14,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+mod serve;
+
 const KEK: [u8; 32] = *b"bsr-test-kek-DO-NOT-USE-IN-PROD!";
 
 /// Terminal-like output (text, escapes, UTF-8) of `size` bytes.
@@ -250,8 +252,14 @@ fn main() -> anyhow::Result<()> {
             std::io::Write::flush(&mut out)?;
             println!("{:.6}", start.elapsed().as_secs_f64());
         }
+        // serve-big DIR: the server over DIR/sr_big.bsr (first screen, open at T)
+        "serve-big" => serve::big(&arg(2))?,
+        // serve-list DIR: the server's session list over every recording below DIR
+        "serve-list" => serve::list(Path::new(&arg(2)))?,
+        // gen-copies REC DIR N: N hard-linked copies of a recording (many recordings, fast)
+        "gen-copies" => serve::copies(Path::new(&arg(2)), Path::new(&arg(3)), arg(4).parse()?)?,
         other => bail!(
-            "unknown subcommand {other:?}: gen, gen-many, write, sha-crc, sha, sha-hot, read, crc, serde-floor"
+            "unknown subcommand {other:?}: gen, gen-many, write, sha-crc, sha, sha-hot, read, crc, serde-floor, serve-big, serve-list, gen-copies"
         ),
     }
     Ok(())

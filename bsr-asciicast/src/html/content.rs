@@ -2,7 +2,9 @@
 //! and command lines, the recording's facts and its session `SHA256SUM`.
 
 use super::{Entry, HtmlError, HtmlOptions, MAX_SUMS};
-use crate::convert::{ConvertOptions, Format, SecurityReport, convert, select_channel};
+use crate::convert::{
+    ConvertContext, ConvertOptions, Format, SecurityReport, convert, convert_with, select_channel,
+};
 use crate::verified::Verification;
 use bsr_core::format;
 use bsr_core::read::Recording;
@@ -69,7 +71,13 @@ pub(super) fn read_content(
     };
     // A page that fetches its cast (from `serve`) still needs the report's findings.
     let done = match &opts.cast_url {
-        Some(_) => convert(&files, &copts, std::io::sink()),
+        Some(_) => {
+            let ctx = ConvertContext {
+                max_output_bytes: opts.max_cast_bytes,
+                ..ConvertContext::default()
+            };
+            convert_with(&files, &copts, &ctx, std::io::sink())
+        }
         None => convert(&files, &copts, &mut out),
     };
     let done = match done {

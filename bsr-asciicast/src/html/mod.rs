@@ -111,7 +111,8 @@ pub struct HtmlOptions {
     pub idle_time_limit: Option<f64>,
     /// Playback speed the player starts with.
     pub speed: f64,
-    /// Largest cast a page holds.
+    /// Largest cast a page holds (with [`HtmlOptions::cast_url`]: largest cast converted for
+    /// the findings).
     pub max_cast_bytes: u64,
     /// Where the page fetches its cast from (`bsr-asciicast serve`: a same-origin URL)
     /// instead of holding it; the CSP then allows `connect-src 'self'`. `None`: inlined.

@@ -16,7 +16,7 @@
 use super::keyframe::{CHECKPOINT_BYTES, Checkpoints, checkpoints};
 use super::{ServeError, ServeOptions};
 use crate::convert::ChannelFiles;
-use crate::convert::{ConvertOptions, Severity, convert};
+use crate::convert::{ConvertContext, ConvertOptions, Severity, convert_with};
 use crate::verified::{GateOptions, Verification, gate_keeping};
 use bsr_core::format;
 use bsr_core::read::Recording;
@@ -146,6 +146,8 @@ impl Catalog {
     /// A catalog of the given recordings (their ids are assigned here).
     pub fn from_entries(mut entries: Vec<Entry>, gate: GateOptions) -> Self {
         let mut by_id = HashMap::with_capacity(entries.len());
+        // The next suffix to try per name (many copies of one name stay linear).
+        let mut next: HashMap<String, usize> = HashMap::new();
         for (i, e) in entries.iter_mut().enumerate() {
             let base = e
                 .dir
@@ -155,9 +157,9 @@ impl Catalog {
                 .trim_end_matches(format::SESSION_DIR_SUFFIX)
                 .to_string();
             let mut id = base.clone();
-            let mut n = 1;
+            let n = next.entry(base.clone()).or_insert(1);
             while by_id.contains_key(&id) {
-                n += 1;
+                *n += 1;
                 id = format!("{base}~{n}");
             }
             by_id.insert(id.clone(), i);
@@ -363,6 +365,10 @@ fn findings(e: &Entry, v: &Verification) -> Option<FindingCounts> {
     let rec = Recording::open(e.store.clone(), &e.dir).ok()?;
     let mut counts = FindingCounts::default();
     let opts = ConvertOptions::default();
+    let ctx = ConvertContext {
+        max_output_bytes: super::MAX_CAST_BYTES,
+        ..ConvertContext::default()
+    };
     for conn in rec.connections().ok()? {
         for ch in conn.channels().ok()? {
             if ch.channel_type() != "session" {
@@ -370,7 +376,7 @@ fn findings(e: &Entry, v: &Verification) -> Option<FindingCounts> {
             }
             let mut files = crate::convert::ChannelFiles::of_channel(&ch, Some(conn.dir())).ok()?;
             v.pin(&mut files).ok()?;
-            let Ok(done) = convert(&files, &opts, std::io::sink()) else {
+            let Ok(done) = convert_with(&files, &opts, &ctx, std::io::sink()) else {
                 continue; // no shell or exec: nothing shown, nothing found
             };
             for f in done.report.findings {

@@ -41,6 +41,9 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 /// Longest a handler may take before its response starts.
 pub const HANDLER_TIMEOUT: Duration = Duration::from_secs(300);
+/// Largest cast the server converts for one channel (the cast is streamed, so this bounds
+/// the work a decompression bomb can cause, not memory): 64 GiB.
+pub const MAX_CAST_BYTES: u64 = 64 << 30;
 /// Most connections served at once.
 pub const MAX_CONNECTIONS: usize = 256;
 

@@ -5,7 +5,9 @@ use super::query::{ListQuery, list};
 use super::security::{guard, require_token};
 use super::stream::streamed;
 use super::{App, HANDLER_TIMEOUT, ServeError};
-use crate::convert::{ChannelFiles, ConvertOptions, Format, convert, select_channel};
+use crate::convert::{
+    ChannelFiles, ConvertContext, ConvertOptions, Format, convert_with, select_channel,
+};
 use crate::html::{HtmlOptions, page_policy, render};
 use crate::search::{Found, Matcher, search_recording};
 use axum::Router;
@@ -179,6 +181,7 @@ async fn replay_html(
             channel: q.channel.clone(),
             cast_url: Some(cast_url.trim_end_matches(['&', '?']).to_string()),
             start_at: t.unwrap_or(0.0),
+            max_cast_bytes: super::MAX_CAST_BYTES,
             ..HtmlOptions::default()
         };
         let page = render(e.store.clone(), &e.dir, &opts)
@@ -265,7 +268,11 @@ async fn api_cast(
                 markers: false,
                 strict: false,
             };
-            convert(&files, &opts, w)
+            let ctx = ConvertContext {
+                max_output_bytes: super::MAX_CAST_BYTES,
+                ..ConvertContext::default()
+            };
+            convert_with(&files, &opts, &ctx, w)
                 .map(|_| ())
                 .map_err(|e| e.to_string())
         }

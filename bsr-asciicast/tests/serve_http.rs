@@ -440,3 +440,36 @@ fn the_server_builds_checkpoints_and_still_answers_the_same() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn a_large_channel_gets_a_note_instead_of_its_transcript_in_the_page() {
+    use bsr_asciicast::html::{HtmlOptions, render};
+    let a = archive();
+    let store: std::sync::Arc<dyn bsr_core::store::ReadStore> =
+        std::sync::Arc::new(bsr_core::store::FsStore::new(a.path()));
+    let mut opts = HtmlOptions {
+        cast_url: Some("/api/v1/sessions/sr_shell00001/cast".into()),
+        ..HtmlOptions::default()
+    };
+    let full = render(store.clone(), "sr_shell00001.bsr", &opts).unwrap();
+    assert!(full.html.contains("id=\"text-lines\"") && full.html.contains("logout"));
+    opts.max_text_bytes = Some(100);
+    let page = render(store, "sr_shell00001.bsr", &opts).unwrap();
+    assert!(page.shown);
+    assert!(
+        page.html
+            .contains("its transcript is not listed in this page")
+    );
+    assert!(
+        page.html
+            .contains("its command list is not listed in this page")
+    );
+    assert!(!page.html.contains("echo héllo"), "no command listed");
+    // The findings and facts are still there, and the cast is fetched, not inlined.
+    assert!(page.html.contains("data-fact=\"user\""));
+    assert!(
+        page.html
+            .contains("\"castUrl\":\"/api/v1/sessions/sr_shell00001/cast\"")
+    );
+    assert!(page.html.contains("\"cast\":\"\""));
+}

@@ -92,7 +92,21 @@ pub(super) fn read_content(
     };
     // convert writes UTF-8 (invalid bytes become U+FFFD); lossy is a no-op guard.
     let cast = String::from_utf8_lossy(&out.buf).into_owned();
-    let (text, commands) = text_and_commands(&files)?;
+    let output_bytes = store.size(&files.messages_outbound)?;
+    let (text, commands) = match opts.max_text_bytes {
+        Some(limit) if output_bytes > limit => {
+            let note = |what: &str| {
+                vec![Entry {
+                    t: 0.0,
+                    text: format!(
+                        "[the channel's output ({output_bytes} bytes) is larger than {limit} bytes: its {what} is not listed in this page; the server's API streams it]"
+                    ),
+                }]
+            };
+            (note("transcript"), note("command list"))
+        }
+        _ => text_and_commands(&files)?,
+    };
     let (facts, _) = analyze(store.clone(), dir, None);
     let sums_bytes = store.read_limited(&join(dir, format::CHECKSUM_FILE), MAX_SUMS)?;
     if verification.session_sha256sum.as_deref()

@@ -119,6 +119,10 @@ pub struct HtmlOptions {
     pub cast_url: Option<String>,
     /// Recording time (seconds) the player opens at.
     pub start_at: f64,
+    /// Largest channel output (bytes of its `messages-outbound.data`) whose transcript and
+    /// commands the page lists; a larger channel gets a note in those tabs instead (`serve`
+    /// keeps a large recording's page quick this way). `None`: no limit.
+    pub max_text_bytes: Option<u64>,
 }
 
 impl Default for HtmlOptions {
@@ -132,6 +136,7 @@ impl Default for HtmlOptions {
             max_cast_bytes: DEFAULT_MAX_CAST_BYTES,
             cast_url: None,
             start_at: 0.0,
+            max_text_bytes: None,
         }
     }
 }

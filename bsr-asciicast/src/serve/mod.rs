@@ -44,6 +44,9 @@ pub const HANDLER_TIMEOUT: Duration = Duration::from_secs(300);
 /// Largest cast the server converts for one channel (the cast is streamed, so this bounds
 /// the work a decompression bomb can cause, not memory): 64 GiB.
 pub const MAX_CAST_BYTES: u64 = 64 << 30;
+/// Largest channel output whose transcript and commands the replay page lists (larger: the
+/// API's `/text` and `/commands` stream them): 64 MiB.
+pub const MAX_PAGE_TEXT_BYTES: u64 = 64 << 20;
 /// Most connections served at once.
 pub const MAX_CONNECTIONS: usize = 256;
 

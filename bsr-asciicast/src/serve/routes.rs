@@ -182,6 +182,7 @@ async fn replay_html(
             cast_url: Some(cast_url.trim_end_matches(['&', '?']).to_string()),
             start_at: t.unwrap_or(0.0),
             max_cast_bytes: super::MAX_CAST_BYTES,
+            max_text_bytes: Some(super::MAX_PAGE_TEXT_BYTES),
             ..HtmlOptions::default()
         };
         let page = render(e.store.clone(), &e.dir, &opts)

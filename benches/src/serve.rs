@@ -147,26 +147,40 @@ pub fn list(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn link_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
+/// Copies (`link` false) or hard-links (`link` true) the tree `from` to `to`.
+fn link_tree(from: &Path, to: &Path, link: bool) -> anyhow::Result<()> {
     std::fs::create_dir_all(to)?;
     for e in std::fs::read_dir(from)? {
         let e = e?;
         if e.file_type()?.is_dir() {
-            link_tree(&e.path(), &to.join(e.file_name()))?;
-        } else {
+            link_tree(&e.path(), &to.join(e.file_name()), link)?;
+        } else if link {
             std::fs::hard_link(e.path(), to.join(e.file_name()))?;
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name()))?;
         }
     }
     Ok(())
 }
 
-/// `gen-copies REC DIR N`: N hard-linked copies of the recording folder REC, as
+/// Hard links per copied file (ext4 allows 65,000 links to one inode).
+const LINKS_PER_COPY: usize = 50_000;
+
+/// `gen-copies REC DIR N`: N copies of the recording folder REC (hard links to one real copy
+/// per 50,000), as
 /// `DIR/dNNNNNNN/<name>` (each verifies as the original does; the server ids them
 /// `<name>`, `<name>~2`, …). Quick where writing N signed recordings is not.
 pub fn copies(rec: &Path, dir: &Path, n: usize) -> anyhow::Result<()> {
     let name = rec.file_name().context("REC has no name")?;
+    let mut base = rec.to_path_buf();
     for i in 0..n {
-        link_tree(rec, &dir.join(format!("d{i:07}")).join(name))?;
+        let to = dir.join(format!("d{i:07}")).join(name);
+        if i % LINKS_PER_COPY == 0 {
+            link_tree(rec, &to, false)?;
+            base = to;
+        } else {
+            link_tree(&base, &to, true)?;
+        }
     }
     Ok(())
 }

@@ -473,3 +473,38 @@ fn a_large_channel_gets_a_note_instead_of_its_transcript_in_the_page() {
     );
     assert!(page.html.contains("\"cast\":\"\""));
 }
+
+#[test]
+fn the_facts_cache_follows_a_recording_that_changes() {
+    let a = archive();
+    let addr = start(&[a.path()], None, None);
+    let row = |addr| get(addr, "/api/v1/sessions/sr_shell00001").json();
+    assert_eq!(row(addr)["verdict"], "authentic");
+    // Cached: asked again, the same answer.
+    assert_eq!(row(addr)["verdict"], "authentic");
+    assert_eq!(get(addr, "/api/v1/sessions/sr_shell00001/cast").status, 200);
+    // One byte of its output changes (the file's modification time moves on).
+    let p = a.path().join(
+        "sr_shell00001.bsr/cr_shell00001.connection/chr_shell00001.channel/messages-outbound.data",
+    );
+    let mut b = std::fs::read(&p).unwrap();
+    let at = b.len() - 40;
+    b[at] ^= 0x20;
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::write(&p, &b).unwrap();
+    let now = row(addr);
+    assert_eq!(now["verdict"], "invalid", "{now}");
+    assert!(now["facts"].is_null());
+    assert_eq!(get(addr, "/api/v1/sessions/sr_shell00001/cast").status, 403);
+    assert!(
+        get(addr, "/?verdict=refused")
+            .text()
+            .contains("data-id=\"sr_shell00001\"")
+    );
+    // Put back: shown again.
+    b[at] ^= 0x20;
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::write(&p, &b).unwrap();
+    assert_eq!(row(addr)["verdict"], "authentic");
+    assert_eq!(get(addr, "/api/v1/sessions/sr_shell00001/cast").status, 200);
+}

@@ -217,6 +217,29 @@ if big:
 for k, v in mem.items():
     print(f"peak RSS {k}: {v:.1f} MiB")
 
+# The web server (`bsr-asciicast serve`, bsr-perf serve-big / serve-list): first cast bytes of
+# the 1 GiB recording, opening it at its middle, and the session list over many tiny
+# recordings (hard-linked copies of one, made quickly by gen-copies). One run each: the cold
+# numbers need a fresh server.
+LIST_N = 200 if smoke else 100_000
+def kv(out):
+    d = {}
+    for ln in out.splitlines():
+        p = ln.split()
+        if len(p) >= 2:
+            try:
+                d[p[0]] = float(p[1])
+            except ValueError:
+                pass
+    return d
+serve_big = kv(sh([PERF, "serve-big", f"{OUT}/big"]).stdout)
+sh([PERF, "gen", f"{OUT}/one", "one", "0", "4096"])
+t_gen = time.perf_counter()
+sh([PERF, "gen-copies", f"{OUT}/one/sr_one.bsr", f"{OUT}/list", str(LIST_N)])
+t_gen = time.perf_counter() - t_gen
+serve_list = kv(sh([PERF, "serve-list", f"{OUT}/list"]).stdout)
+print("serve:", serve_big, serve_list, flush=True)
+
 cpu = "unknown"
 flags = ""
 try:
@@ -252,6 +275,27 @@ for (label, an, ma, ta, bn, mb, tb, ratio, unit, ca, cb) in rows:
     lines.append(f"- {label}: `{ca}`; `{cb}`")
 lines.append("")
 lines.append(f"Inputs: a recording with {BIG_MIB} MiB of channel data in 256 KiB chunks ({big_bytes} bytes on disk), {MANY} recordings of {MANY_MIB} MiB, a {TINY_MIB} MiB recording of 16-byte chunks ({n16} chunks).")
+lines += ["", "## The web server", "",
+          f"`bsr-perf serve-big {OUT}/big` and `bsr-perf serve-list` over {LIST_N} recordings (hard-linked copies of one tiny recording, made in {t_gen:.1f} s); HTTP/1.1 over loopback, in process.", "",
+          "| what | seconds |", "| --- | --- |"]
+for k, label in [("first-screen-cold", f"first cast bytes, {BIG_MIB} MiB recording, cold (the gate verifies it first)"),
+                 ("first-screen", f"first cast bytes, {BIG_MIB} MiB recording, verification cached"),
+                 ("whole-cast", "the whole cast streamed"),
+                 ("open-at-t-cold", "open at the middle (first bytes), no checkpoints yet"),
+                 ("checkpoints-built-after", "checkpoints built (background), after the first request"),
+                 ("open-at-t", "open at the middle (first bytes), with checkpoints"),
+                 ("replay-page", "the replay page (facts, findings; transcript and commands up to 64 MiB of output)")]:
+    if k in serve_big:
+        lines.append(f"| {label} | {serve_big[k]:.3f} |")
+for k, label in [("listing", "listing the recordings at startup"),
+                 ("first-page-cold", "first page (100 rows), cold cache"),
+                 ("cache-fill", "filling the facts cache (2 threads)"),
+                 ("first-page", "first page (100 rows, API), warm cache"),
+                 ("first-page-html", "first page (100 rows, HTML), warm cache"),
+                 ("last-page", "last page, warm cache"),
+                 ("first-page-filtered", "first page filtered by verdict, warm cache")]:
+    if k in serve_list:
+        lines.append(f"| {label} | {serve_list[k]:.3f} |")
 # The targets of the issues, judged on this run's medians.
 def rate(label_start):
     for r in rows:
@@ -299,6 +343,11 @@ r = rate("text --unverified")
 target("text --unverified ≥ 0.8× of straight avt (the view alone)", r, r and r[7] >= 0.8, r and f"{r[7]:.2f}×")
 r = rate("search by scan")
 target("search -j 2 ≥ 1.8× -j 1", r, r and r[7] >= 1.8, r and f"{r[7]:.2f}×")
+for name, k, lim, d in [(f"serve: first screen < 2 s ({BIG_MIB} MiB, cold)", "first-screen-cold", 2.0, serve_big),
+                        ("serve: open at T < 1 s (with checkpoints)", "open-at-t", 1.0, serve_big),
+                        (f"serve: first page < 1 s ({LIST_N} recordings, warm cache)", "first-page", 1.0, serve_list)]:
+    if k in d:
+        checks.append((name, f"{d[k]:.3f} s", "met" if d[k] < lim else "NOT met"))
 tm = mem.get("bsr-asciicast text (1 GiB channel)")
 if tm is not None:
     checks.append(("text peak RSS ≤ 64 MiB", f"{tm:.1f} MiB", "met" if tm <= 64 else "NOT met"))

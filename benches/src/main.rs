@@ -17,6 +17,7 @@ use std::time::Instant;
 mod floors;
 mod follow;
 mod scale;
+mod serve;
 
 const KEK: [u8; 32] = *b"bsr-test-kek-DO-NOT-USE-IN-PROD!";
 
@@ -295,8 +296,14 @@ fn main() -> anyhow::Result<()> {
                 l.call.0, l.call.1, l.ret.0, l.ret.1, l.early
             );
         }
+        // serve-big DIR: the server over DIR/sr_big.bsr (first screen, open at T)
+        "serve-big" => serve::big(&arg(2))?,
+        // serve-list DIR: the server's session list over every recording below DIR
+        "serve-list" => serve::list(Path::new(&arg(2)))?,
+        // gen-copies REC DIR N: N hard-linked copies of a recording (many recordings, fast)
+        "gen-copies" => serve::copies(Path::new(&arg(2)), Path::new(&arg(3)), arg(4).parse()?)?,
         other => bail!(
-            "unknown subcommand {other:?}: gen, gen-many, write, sha-crc, sha, sha-hot, read, crc, serde-floor, gen-archive, list, s3-serve, sha-crc-encoded, sha-crc-write, crc-chunks, follow-latency"
+            "unknown subcommand {other:?}: gen, gen-many, write, sha-crc, sha, sha-hot, read, crc, serde-floor, gen-archive, list, s3-serve, sha-crc-encoded, sha-crc-write, crc-chunks, follow-latency, serve-big, serve-list, gen-copies"
         ),
     }
     Ok(())

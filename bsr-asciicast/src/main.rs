@@ -32,6 +32,9 @@ enum Cmd {
     /// Write a self-contained HTML evidence page: player, transcript, commands, facts and
     /// integrity (cli/html.rs).
     Html(cli::html::HtmlArgs),
+    /// Serve folders of recordings (and s3:// prefixes) read-only over HTTP: session list,
+    /// replay, JSON API (cli/serve.rs, docs/SERVE.md).
+    Serve(cli::serve::ServeArgs),
 }
 
 fn main() {
@@ -42,6 +45,7 @@ fn main() {
         Cmd::Redact(a) => cli::redact::run(a),
         Cmd::Views(v) => cli::views::run(v),
         Cmd::Html(a) => cli::html::run(a),
+        Cmd::Serve(a) => cli::serve::run(a),
     };
     match res {
         Ok(c) => std::process::exit(c),

@@ -303,25 +303,53 @@ pub fn gate(
         ..VerifyOptions::default()
     };
     let report = verify(store, dir, &vopts);
+    gate_report(store, dir, &report)
+}
+
+/// [`gate`] that also returns the verifier's report and what it read (`bsr-verify`'s
+/// [`Seen`](bsr_verify::verify::Seen), for its facts), from one verification.
+pub fn gate_keeping(
+    store: &dyn ReadStore,
+    dir: &str,
+    opts: &GateOptions,
+) -> (
+    Result<Verification, GateError>,
+    Report,
+    bsr_verify::verify::Seen,
+) {
+    let vopts = VerifyOptions {
+        trust: opts.trust.clone(),
+        ..VerifyOptions::default()
+    };
+    let (report, seen) = bsr_verify::verify::verify_keeping(store, dir, &vopts);
+    (gate_report(store, dir, &report), report, seen)
+}
+
+/// The gate's decision on a verification report of the recording `dir` of `store`.
+fn gate_report(
+    store: &dyn ReadStore,
+    dir: &str,
+    report: &Report,
+) -> Result<Verification, GateError> {
     let location = escape(&report.location);
     match report.verdict {
         Verdict::Authentic | Verdict::Unauthenticated => {}
         Verdict::Incomplete => {
             return Err(GateError::Unfinished {
                 location,
-                problems: quote(store, &report),
+                problems: quote(store, report),
             });
         }
         Verdict::Invalid => {
             return Err(GateError::Invalid {
                 location,
-                problems: quote(store, &report),
+                problems: quote(store, report),
             });
         }
         _ => {
             return Err(GateError::Unreadable {
                 location,
-                problems: quote(store, &report),
+                problems: quote(store, report),
             });
         }
     }

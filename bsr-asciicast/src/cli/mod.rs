@@ -6,6 +6,7 @@ pub mod follow;
 pub mod html;
 pub mod import;
 pub mod redact;
+pub mod serve;
 pub mod views;
 
 use bsr_asciicast::error::ConvertError;

@@ -2,7 +2,9 @@
 //! and command lines, the recording's facts and its session `SHA256SUM`.
 
 use super::{Entry, HtmlError, HtmlOptions, MAX_SUMS};
-use crate::convert::{ConvertOptions, Format, SecurityReport, convert, select_channel};
+use crate::convert::{
+    ConvertContext, ConvertOptions, Format, SecurityReport, convert, convert_with, select_channel,
+};
 use crate::verified::Verification;
 use bsr_core::format;
 use bsr_core::read::Recording;
@@ -67,7 +69,18 @@ pub(super) fn read_content(
         markers: false,
         strict: false,
     };
-    let done = match convert(&files, &copts, &mut out) {
+    // A page that fetches its cast (from `serve`) still needs the report's findings.
+    let done = match &opts.cast_url {
+        Some(_) => {
+            let ctx = ConvertContext {
+                max_output_bytes: opts.max_cast_bytes,
+                ..ConvertContext::default()
+            };
+            convert_with(&files, &copts, &ctx, std::io::sink())
+        }
+        None => convert(&files, &copts, &mut out),
+    };
+    let done = match done {
         Ok(d) => d,
         Err(_) if out.exceeded => {
             return Err(HtmlError::TooLarge {
@@ -79,7 +92,21 @@ pub(super) fn read_content(
     };
     // convert writes UTF-8 (invalid bytes become U+FFFD); lossy is a no-op guard.
     let cast = String::from_utf8_lossy(&out.buf).into_owned();
-    let (text, commands) = text_and_commands(&files)?;
+    let output_bytes = store.size(&files.messages_outbound)?;
+    let (text, commands) = match opts.max_text_bytes {
+        Some(limit) if output_bytes > limit => {
+            let note = |what: &str| {
+                vec![Entry {
+                    t: 0.0,
+                    text: format!(
+                        "[the channel's output ({output_bytes} bytes) is larger than {limit} bytes: its {what} is not listed in this page; the server's API streams it]"
+                    ),
+                }]
+            };
+            (note("transcript"), note("command list"))
+        }
+        _ => text_and_commands(&files)?,
+    };
     let (facts, _) = analyze(store.clone(), dir, None);
     let sums_bytes = store.read_limited(&join(dir, format::CHECKSUM_FILE), MAX_SUMS)?;
     if verification.session_sha256sum.as_deref()

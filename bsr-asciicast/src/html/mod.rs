@@ -111,8 +111,18 @@ pub struct HtmlOptions {
     pub idle_time_limit: Option<f64>,
     /// Playback speed the player starts with.
     pub speed: f64,
-    /// Largest cast a page holds.
+    /// Largest cast a page holds (with [`HtmlOptions::cast_url`]: largest cast converted for
+    /// the findings).
     pub max_cast_bytes: u64,
+    /// Where the page fetches its cast from (`bsr-asciicast serve`: a same-origin URL)
+    /// instead of holding it; the CSP then allows `connect-src 'self'`. `None`: inlined.
+    pub cast_url: Option<String>,
+    /// Recording time (seconds) the player opens at.
+    pub start_at: f64,
+    /// Largest channel output (bytes of its `messages-outbound.data`) whose transcript and
+    /// commands the page lists; a larger channel gets a note in those tabs instead (`serve`
+    /// keeps a large recording's page quick this way). `None`: no limit.
+    pub max_text_bytes: Option<u64>,
 }
 
 impl Default for HtmlOptions {
@@ -124,6 +134,9 @@ impl Default for HtmlOptions {
             idle_time_limit: Some(2.0),
             speed: 1.0,
             max_cast_bytes: DEFAULT_MAX_CAST_BYTES,
+            cast_url: None,
+            start_at: 0.0,
+            max_text_bytes: None,
         }
     }
 }
@@ -187,14 +200,30 @@ fn csp_hash(s: &str) -> String {
 /// WebAssembly compilation for the player's terminal emulator, and the one inline stylesheet
 /// (by hash).
 pub fn content_security_policy(style: &str) -> String {
+    policy(style, false)
+}
+
+fn policy(style: &str, connect_self: bool) -> String {
     format!(
         "default-src 'none'; script-src {} {} 'wasm-unsafe-eval'; style-src {}; img-src 'none'; \
-         connect-src 'none'; font-src 'none'; media-src 'none'; object-src 'none'; \
+         connect-src {}; font-src 'none'; media-src 'none'; object-src 'none'; \
          frame-src 'none'; worker-src 'none'; base-uri 'none'; form-action 'none'",
         csp_hash(PLAYER_JS),
         csp_hash(PAGE_JS),
-        csp_hash(style)
+        csp_hash(style),
+        if connect_self { "'self'" } else { "'none'" }
     )
+}
+
+/// The page's stylesheet (the player's and the page's own, inlined as one `<style>`).
+pub(crate) fn page_style() -> String {
+    format!("{PLAYER_CSS}\n{PAGE_CSS}")
+}
+
+/// The Content-Security-Policy of a page rendered with `opts` (as its `<meta>` tag holds it;
+/// a server sends it as a header too).
+pub fn page_policy(opts: &HtmlOptions) -> String {
+    policy(&page_style(), opts.cast_url.is_some())
 }
 
 /// Verifies the recording in folder `dir` of `store` through the gate

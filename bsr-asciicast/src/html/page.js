@@ -20,11 +20,26 @@
   }
   if (!dataEl) return; // refused page: nothing to play
   var data = JSON.parse(dataEl.textContent);
+  // A page served by `bsr-asciicast serve` fetches its cast (same origin) instead of holding it.
+  if (typeof data.castUrl === "string") {
+    fetch(data.castUrl, { credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.text(); })
+      .then(function (text) { init(text); })
+      .catch(function (e) {
+        var p = document.getElementById("player");
+        p.textContent = "The cast could not be loaded: " + String(e && e.message);
+        p.className = "refused";
+      });
+  } else {
+    init(data.cast);
+  }
+
+  function init(castText) {
 
   // Event times of the cast (seconds), for mapping recording time to player time under an
   // idle-time cap (the same rule as the player's own limiter).
   var times = [];
-  var lines = data.cast.split("\n");
+  var lines = castText.split("\n");
   for (var j = 1; j < lines.length; j++) {
     if (lines[j].length === 0) continue;
     var ev = JSON.parse(lines[j]);
@@ -39,7 +54,7 @@
 
   // The player hides markers at or after the last event (its duration); a finding there (an
   // exit signal, say) gets an empty output event just after it, which shows nothing.
-  var cast = data.cast;
+  var cast = castText;
   var last = times.length ? times[times.length - 1] : 0;
   var lastMarker = -1;
   for (var m = 0; m < data.markers.length; m++) lastMarker = Math.max(lastMarker, data.markers[m][0]);
@@ -83,7 +98,9 @@
     state.player = AsciinemaPlayer.create({ data: cast }, container, opts);
     window.bsrPlayer = state.player;
   }
-  create(0, false);
+  create(playerTime(data.startAt || 0), false);
+  // Opened at a time (a keyframe cast from `serve`): show that frame at once.
+  if (data.startAt > 0) state.player.seek(playerTime(data.startAt));
 
   // Recording time now (inverse of playerTime, by search over the event times).
   function recordingTime() {
@@ -127,4 +144,5 @@
     });
   }
   window.bsrPage = { playerTime: playerTime, seek: seek, showTab: showTab };
+  }
 })();

@@ -3,8 +3,8 @@
 
 use super::content::Content;
 use super::{
-    Entry, HtmlError, HtmlOptions, PAGE_CSS, PAGE_JS, PLAYER_CSS, PLAYER_JS, PLAYER_VERSION,
-    content_security_policy, esc, json_for_script,
+    Entry, HtmlError, HtmlOptions, PAGE_JS, PLAYER_JS, PLAYER_VERSION, esc, json_for_script,
+    page_style, policy,
 };
 use crate::convert::Severity;
 use bsr_verify::report::{Report, Verdict};
@@ -34,26 +34,22 @@ fn verdict_name(v: Verdict) -> String {
         .unwrap_or_default()
 }
 
-fn head(title: &str, style: &str) -> String {
+fn head(title: &str, style: &str, connect_self: bool) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta http-equiv=\"Content-Security-Policy\" content=\"{}\">\n\
          <meta name=\"referrer\" content=\"no-referrer\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <title>{}</title>\n<style>{}</style>\n</head>\n",
-        esc(&content_security_policy(style)),
+        esc(&policy(style, connect_self)),
         esc(title),
         style
     )
 }
 
-fn style() -> String {
-    format!("{PLAYER_CSS}\n{PAGE_CSS}")
-}
-
 pub(super) fn refusal_page(verdict: Verdict, report: &Report, location: &str) -> String {
-    let style = style();
-    let mut h = head("Recording failed verification", &style);
+    let style = page_style();
+    let mut h = head("Recording failed verification", &style, false);
     let _ = write!(
         h,
         "<body>\n<header><h1>BSR recording</h1><div class=\"sub\">{}</div></header>\n\
@@ -148,9 +144,9 @@ pub(super) fn evidence_page(
     opts: &HtmlOptions,
 ) -> Result<String, HtmlError> {
     let f = &c.facts;
-    let style = style();
+    let style = page_style();
     let title = format!("Session {}", f.recording_id);
-    let mut h = head(&title, &style);
+    let mut h = head(&title, &style, opts.cast_url.is_some());
     let user = name_and_id(&f.user);
     let target = name_and_id(&f.target);
     let _ = write!(
@@ -343,12 +339,16 @@ fn data_and_scripts(h: &mut String, c: &Content, opts: &HtmlOptions) -> Result<(
             ])
         })
         .collect();
-    let data = serde_json::json!({
+    let mut data = serde_json::json!({
         "cast": c.cast,
         "markers": markers,
         "speed": opts.speed,
         "idleTimeLimit": opts.idle_time_limit,
+        "startAt": if opts.start_at.is_finite() { opts.start_at.max(0.0) } else { 0.0 },
     });
+    if let (Some(url), Some(m)) = (&opts.cast_url, data.as_object_mut()) {
+        m.insert("castUrl".into(), url.clone().into());
+    }
     let _ = write!(
         h,
         "<script type=\"application/json\" id=\"bsr-data\">{}</script>\n<script>{}</script>\n<script>{}</script>\n</body>\n</html>\n",

@@ -1,0 +1,71 @@
+//! `bsr-asciicast serve TARGET... [--listen ADDR] [--token-file FILE]` (docs/SERVE.md).
+
+use anyhow::Context;
+use bsr_asciicast::serve::{App, ServeOptions, Token, check_listen, serve};
+use bsr_asciicast::verified::GateOptions;
+use bsr_verify::target::S3Flags;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Arguments of `serve`.
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Folders of recordings, recording folders (`*.bsr`) or `s3://bucket/prefix`.
+    #[arg(required = true)]
+    targets: Vec<String>,
+    /// Address to listen on. Anything but loopback needs --token-file.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// File holding the bearer token clients must send (`Authorization: Bearer TOKEN`).
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+    /// AEAD key-encryption key file: checks the KMS binding (verdict `authentic`).
+    #[arg(long)]
+    kek: Option<PathBuf>,
+    /// Trusted recorder public key(s) or recorder key file: checks the recorder attestation.
+    #[arg(long)]
+    recorder_key: Option<PathBuf>,
+    /// S3 endpoint URL (for `s3://` targets).
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// S3 region.
+    #[arg(long)]
+    region: Option<String>,
+    /// Do not fill the facts cache in the background (rows are read when first shown).
+    #[arg(long)]
+    no_warm: bool,
+}
+
+/// Serves until killed.
+pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
+    let token = a.token_file.as_deref().map(Token::from_file).transpose()?;
+    check_listen(a.listen, token.as_ref())?;
+    let opts = ServeOptions {
+        targets: a.targets,
+        s3: S3Flags {
+            endpoint: a.endpoint,
+            region: a.region,
+        },
+        gate: GateOptions::from_key_files(a.kek.as_deref(), a.recorder_key.as_deref())?,
+        token,
+        warm: !a.no_warm,
+        header_timeout: None,
+    };
+    let app = App::open(&opts)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(a.listen)
+            .await
+            .with_context(|| format!("listening on {}", a.listen))?;
+        let addr = listener.local_addr()?;
+        eprintln!(
+            "bsr-asciicast serve: {} recording(s) on http://{addr}/",
+            app.catalog.len()
+        );
+        serve(listener, app).await?;
+        Ok::<_, anyhow::Error>(0)
+    })
+}

@@ -1,0 +1,441 @@
+//! The recordings a server shows, their ids, and the facts cache.
+//!
+//! Ids are the recording folders' names without `.bsr` (`~2`, `~3`, … appended when two
+//! targets hold the same name). A request's id is looked up in this listing; it is never
+//! joined into a path, so `../`, `%2e%2e%2f` and the like name nothing.
+//!
+//! **The facts cache** (in memory) holds one [`Row`] per recording: its verdict, and when it
+//! passed the verification gate its facts (who, what, where, when) and header-security
+//! findings. An entry is used only while its [`CacheKey`] still matches: the SHA-256 of the
+//! session's `SHA256SUM.sig` together with the name, size and modification time of every
+//! file and folder in the recording's tree. A recording re-signed, grown, truncated or
+//! rewritten (with a new modification time) is verified again; a rewrite that keeps size and
+//! modification time is still caught when its content is read, because the replay pins every
+//! file to the digest that verified.
+
+use super::keyframe::{CHECKPOINT_BYTES, Checkpoints, checkpoints};
+use super::{ServeError, ServeOptions};
+use crate::convert::ChannelFiles;
+use crate::convert::{ConvertContext, ConvertOptions, Severity, convert_with};
+use crate::verified::{GateOptions, Verification, gate_keeping};
+use bsr_core::format;
+use bsr_core::read::Recording;
+use bsr_core::store::{EntryKind, ReadStore, join};
+use bsr_verify::facts::{Facts, analyze_with};
+use bsr_verify::report::Report;
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// Most files and folders hashed into one recording's cache key (a larger tree is keyed by
+/// its first ones and the count).
+const MAX_KEY_ENTRIES: usize = 100_000;
+/// Largest `SHA256SUM.sig` read for a key.
+const MAX_SIG: u64 = 64 * 1024;
+/// Verifications (with their pinned digests) kept for replays.
+const VERIFICATIONS_KEPT: usize = 32;
+/// Channels whose keyframe checkpoints are kept.
+const CHECKPOINTS_KEPT: usize = 16;
+
+/// Checkpoints of one channel of one recording state.
+type Kept = (usize, String, CacheKey, Arc<Checkpoints>);
+
+/// One recording the server lists.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The id in URLs.
+    pub id: String,
+    /// The store it is in.
+    pub store: Arc<dyn ReadStore>,
+    /// Its folder in the store.
+    pub dir: String,
+    /// The store's folder on disk, for local stores (modification times for the cache key).
+    pub local_root: Option<PathBuf>,
+}
+
+/// What the cache key is made of (see the module documentation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheKey([u8; 32]);
+
+/// Findings of the header-security report, by severity.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FindingCounts {
+    /// High.
+    pub high: u32,
+    /// Medium.
+    pub medium: u32,
+    /// Low.
+    pub low: u32,
+    /// Info.
+    pub info: u32,
+}
+
+/// One line of the session list (and of `GET /api/v1/sessions`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Row {
+    /// The id in URLs.
+    pub id: String,
+    /// `authentic`, `unauthenticated`, `incomplete`, `invalid`, `error`.
+    pub verdict: String,
+    /// Whether it passed the verification gate (only then are the other fields filled).
+    pub shown: bool,
+    /// For a refused recording: the verifier's problem codes (at most 5).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
+    /// The facts (`bsr-verify facts`), when shown.
+    pub facts: Option<Facts>,
+    /// Header-security findings of its interactive channels, when shown.
+    pub findings: Option<FindingCounts>,
+    /// Start, nanoseconds since the Unix epoch (for filtering).
+    #[serde(skip)]
+    pub start_ns: Option<i128>,
+    /// End, nanoseconds since the Unix epoch.
+    #[serde(skip)]
+    pub end_ns: Option<i128>,
+}
+
+/// The listing and the caches.
+#[derive(Debug)]
+pub struct Catalog {
+    entries: Vec<Entry>,
+    by_id: HashMap<String, usize>,
+    gate: GateOptions,
+    rows: Mutex<HashMap<usize, (CacheKey, Arc<Row>)>>,
+    verifications: Mutex<VecDeque<(usize, CacheKey, Verification)>>,
+    checkpoints: Arc<Mutex<VecDeque<Kept>>>,
+    building: Arc<Mutex<std::collections::HashSet<(usize, String)>>>,
+}
+
+impl Catalog {
+    /// Resolves the targets (folders, `*.bsr` folders, `s3://` prefixes, as `bsr-verify`).
+    pub fn open(opts: &ServeOptions) -> Result<Self, ServeError> {
+        let mut entries = Vec::new();
+        for spec in &opts.targets {
+            let t =
+                bsr_verify::target::resolve(spec, &opts.s3).map_err(|e| ServeError::Target {
+                    target: crate::human::escape(spec),
+                    message: crate::human::escape(&format!("{e:#}")),
+                })?;
+            let local_root = (!spec.starts_with("s3://")).then(|| {
+                let p = PathBuf::from(spec);
+                if spec
+                    .trim_end_matches('/')
+                    .ends_with(format::SESSION_DIR_SUFFIX)
+                {
+                    p.parent()
+                        .filter(|q| !q.as_os_str().is_empty())
+                        .map(PathBuf::from)
+                        .unwrap_or_else(|| PathBuf::from("."))
+                } else {
+                    p
+                }
+            });
+            for dir in t.recordings {
+                entries.push(Entry {
+                    id: String::new(),
+                    store: t.store.clone(),
+                    dir,
+                    local_root: local_root.clone(),
+                });
+            }
+        }
+        Ok(Self::from_entries(entries, opts.gate.clone()))
+    }
+
+    /// A catalog of the given recordings (their ids are assigned here).
+    pub fn from_entries(mut entries: Vec<Entry>, gate: GateOptions) -> Self {
+        let mut by_id = HashMap::with_capacity(entries.len());
+        // The next suffix to try per name (many copies of one name stay linear).
+        let mut next: HashMap<String, usize> = HashMap::new();
+        for (i, e) in entries.iter_mut().enumerate() {
+            let base = e
+                .dir
+                .rsplit('/')
+                .next()
+                .unwrap_or(&e.dir)
+                .trim_end_matches(format::SESSION_DIR_SUFFIX)
+                .to_string();
+            let mut id = base.clone();
+            let n = next.entry(base.clone()).or_insert(1);
+            while by_id.contains_key(&id) {
+                *n += 1;
+                id = format!("{base}~{n}");
+            }
+            by_id.insert(id.clone(), i);
+            e.id = id;
+        }
+        Catalog {
+            entries,
+            by_id,
+            gate,
+            rows: Mutex::new(HashMap::new()),
+            verifications: Mutex::new(VecDeque::new()),
+            checkpoints: Arc::new(Mutex::new(VecDeque::new())),
+            building: Arc::new(Mutex::new(std::collections::HashSet::new())),
+        }
+    }
+
+    /// Number of recordings listed.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether nothing is listed.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The recording with this id (exact match in the listing; nothing else).
+    pub fn find(&self, id: &str) -> Option<usize> {
+        self.by_id.get(id).copied()
+    }
+
+    /// The recording at index `i`.
+    pub fn entry(&self, i: usize) -> Option<&Entry> {
+        self.entries.get(i)
+    }
+
+    /// The trust anchors of the gate.
+    pub fn gate_options(&self) -> &GateOptions {
+        &self.gate
+    }
+
+    /// The cache key of recording `i` now.
+    pub fn key(&self, i: usize) -> Result<CacheKey, ServeError> {
+        let e = self.entries.get(i).ok_or(ServeError::NotFound)?;
+        cache_key(e)
+    }
+
+    /// The row of recording `i`: from the cache while its key matches, else verified and read
+    /// now (and cached).
+    pub fn row(&self, i: usize) -> Result<Arc<Row>, ServeError> {
+        let e = self.entries.get(i).ok_or(ServeError::NotFound)?;
+        let key = cache_key(e)?;
+        if let Ok(rows) = self.rows.lock()
+            && let Some((k, r)) = rows.get(&i)
+            && *k == key
+        {
+            return Ok(r.clone());
+        }
+        let (row, verification) = build_row(e, &self.gate);
+        let row = Arc::new(row);
+        if let Ok(mut rows) = self.rows.lock() {
+            rows.insert(i, (key.clone(), row.clone()));
+        }
+        if let Some(v) = verification {
+            self.keep_verification(i, key, v);
+        }
+        Ok(row)
+    }
+
+    /// Whether recording `i` has a cached row (whatever its key).
+    pub fn is_cached(&self, i: usize) -> bool {
+        self.rows
+            .lock()
+            .map(|r| r.contains_key(&i))
+            .unwrap_or(false)
+    }
+
+    /// The verification of recording `i` for reading its content: cached while the key
+    /// matches, else the gate runs again. `Err` when the gate refuses it.
+    pub fn verification(&self, i: usize) -> Result<Verification, ServeError> {
+        let key = self.key(i)?;
+        if let Ok(v) = self.verifications.lock()
+            && let Some((_, _, v)) = v.iter().find(|(j, k, _)| *j == i && *k == key)
+        {
+            return Ok(v.clone());
+        }
+        let e = self.entries.get(i).ok_or(ServeError::NotFound)?;
+        let (v, _, _) = gate_keeping(&*e.store, &e.dir, &self.gate);
+        let v = v.map_err(|g| ServeError::Refused(g.to_string()))?;
+        self.keep_verification(i, key, v.clone());
+        Ok(v)
+    }
+
+    /// The keyframe checkpoints of a channel (`files`, pinned) of recording `i`, when they
+    /// are built for its current state; otherwise starts building them on a background thread
+    /// (once) and returns `None`.
+    pub fn checkpoints(&self, i: usize, files: &ChannelFiles) -> Option<Arc<Checkpoints>> {
+        let key = self.key(i).ok()?;
+        if let Ok(q) = self.checkpoints.lock()
+            && let Some((_, _, _, c)) = q
+                .iter()
+                .find(|(j, n, k, _)| *j == i && *n == files.name && *k == key)
+        {
+            return Some(c.clone());
+        }
+        let job = (i, files.name.clone());
+        let started = self
+            .building
+            .lock()
+            .map(|mut b| b.insert(job.clone()))
+            .unwrap_or(false);
+        if !started {
+            return None;
+        }
+        let (kept, building, files) = (
+            self.checkpoints.clone(),
+            self.building.clone(),
+            files.clone(),
+        );
+        std::thread::spawn(move || {
+            if let Ok(c) = checkpoints(&files, CHECKPOINT_BYTES)
+                && let Ok(mut q) = kept.lock()
+            {
+                q.retain(|(j, n, _, _)| !(*j == job.0 && *n == job.1));
+                if q.len() >= CHECKPOINTS_KEPT {
+                    q.pop_front();
+                }
+                q.push_back((job.0, job.1.clone(), key, Arc::new(c)));
+            }
+            if let Ok(mut b) = building.lock() {
+                b.remove(&job);
+            }
+        });
+        None
+    }
+
+    fn keep_verification(&self, i: usize, key: CacheKey, v: Verification) {
+        if let Ok(mut q) = self.verifications.lock() {
+            q.retain(|(j, _, _)| *j != i);
+            if q.len() >= VERIFICATIONS_KEPT {
+                q.pop_front();
+            }
+            q.push_back((i, key, v));
+        }
+    }
+}
+
+/// Verifies a recording and reads what its row shows. Only a recording that passed the gate
+/// gets facts and findings.
+fn build_row(e: &Entry, gate: &GateOptions) -> (Row, Option<Verification>) {
+    let (v, report, seen) = gate_keeping(&*e.store, &e.dir, gate);
+    let verdict = verdict_name(&report);
+    let Ok(v) = v else {
+        return (refused_row(e, verdict, &report), None);
+    };
+    let (facts, _) = analyze_with(e.store.clone(), &e.dir, Some(&report), &seen);
+    let findings = findings(e, &v);
+    let parse = |s: &Option<String>| {
+        s.as_deref()
+            .and_then(bsr_core::Timestamp::parse_rfc3339)
+            .map(|t| t.as_nanos())
+    };
+    let row = Row {
+        id: e.id.clone(),
+        verdict,
+        shown: true,
+        problems: Vec::new(),
+        start_ns: parse(&facts.start),
+        end_ns: parse(&facts.end),
+        facts: Some(facts),
+        findings,
+    };
+    (row, Some(v))
+}
+
+fn refused_row(e: &Entry, verdict: String, report: &Report) -> Row {
+    Row {
+        id: e.id.clone(),
+        verdict,
+        shown: false,
+        problems: report
+            .errors()
+            .take(5)
+            .map(|p| p.code.to_string())
+            .collect(),
+        facts: None,
+        findings: None,
+        start_ns: None,
+        end_ns: None,
+    }
+}
+
+fn verdict_name(r: &Report) -> String {
+    serde_json::to_value(r.verdict)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// The header-security findings of every interactive channel (each file pinned to its
+/// verified digest); `None` when a channel could not be read.
+fn findings(e: &Entry, v: &Verification) -> Option<FindingCounts> {
+    let rec = Recording::open(e.store.clone(), &e.dir).ok()?;
+    let mut counts = FindingCounts::default();
+    let opts = ConvertOptions::default();
+    let ctx = ConvertContext {
+        max_output_bytes: super::MAX_CAST_BYTES,
+        ..ConvertContext::default()
+    };
+    for conn in rec.connections().ok()? {
+        for ch in conn.channels().ok()? {
+            if ch.channel_type() != "session" {
+                continue;
+            }
+            let mut files = crate::convert::ChannelFiles::of_channel(&ch, Some(conn.dir())).ok()?;
+            v.pin(&mut files).ok()?;
+            let Ok(done) = convert_with(&files, &opts, &ctx, std::io::sink()) else {
+                continue; // no shell or exec: nothing shown, nothing found
+            };
+            for f in done.report.findings {
+                match f.severity {
+                    Severity::High => counts.high += 1,
+                    Severity::Medium => counts.medium += 1,
+                    Severity::Low => counts.low += 1,
+                    Severity::Info => counts.info += 1,
+                }
+            }
+        }
+    }
+    Some(counts)
+}
+
+/// The cache key of a recording now (see the module documentation).
+fn cache_key(e: &Entry) -> Result<CacheKey, ServeError> {
+    let mut h = Sha256::new();
+    let sig = e
+        .store
+        .read_limited(&join(&e.dir, format::SIG_FILE), MAX_SIG)
+        .unwrap_or_default();
+    h.update(Sha256::digest(&sig));
+    let mut stack = vec![e.dir.clone()];
+    let mut seen = 0usize;
+    while let Some(d) = stack.pop() {
+        let list = match e.store.list(&d) {
+            Ok(l) => l,
+            // An unreadable folder is part of the state: the gate will say what is wrong.
+            Err(_) => {
+                h.update(b"unlisted\0");
+                h.update(d.as_bytes());
+                continue;
+            }
+        };
+        for x in list {
+            seen += 1;
+            if seen > MAX_KEY_ENTRIES {
+                h.update(seen.to_le_bytes());
+                return Ok(CacheKey(h.finalize().into()));
+            }
+            let p = join(&d, &x.name);
+            h.update(p.as_bytes());
+            h.update([0, x.kind as u8]);
+            h.update(x.size.to_le_bytes());
+            if let Some(root) = &e.local_root
+                && let Ok(m) = std::fs::symlink_metadata(root.join(&p))
+            {
+                h.update(m.len().to_le_bytes());
+                if let Ok(t) = m.modified()
+                    && let Ok(d) = t.duration_since(std::time::UNIX_EPOCH)
+                {
+                    h.update(d.as_nanos().to_le_bytes());
+                }
+            }
+            if x.kind == EntryKind::Dir {
+                stack.push(p);
+            }
+        }
+    }
+    Ok(CacheKey(h.finalize().into()))
+}

@@ -1,0 +1,344 @@
+//! The routes: pages and the JSON API (docs/SERVE.md).
+
+use super::pages::{SearchResults, list_page, list_policy, url_encode};
+use super::query::{ListQuery, list};
+use super::security::{guard, require_token};
+use super::stream::streamed;
+use super::{App, HANDLER_TIMEOUT, ServeError};
+use crate::convert::{
+    ChannelFiles, ConvertContext, ConvertOptions, Format, convert_with, select_channel,
+};
+use crate::html::{HtmlOptions, page_policy, render};
+use crate::search::{Found, Matcher, search_recording};
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use bsr_core::read::Recording;
+use std::sync::Arc;
+
+/// Most search hits shown on the list page.
+const MAX_HITS: usize = 200;
+/// Largest request body accepted (GET and HEAD carry none).
+const MAX_BODY: usize = 1024;
+
+/// The server's routes with their guards (token, read-only, headers, limits, timeout).
+pub fn router(app: Arc<App>) -> Router {
+    use tower_http::limit::RequestBodyLimitLayer;
+    use tower_http::timeout::TimeoutLayer;
+    Router::new()
+        .route("/", get(list_html))
+        .route("/sessions/{id}", get(replay_html))
+        .route("/api/v1/sessions", get(api_list))
+        .route("/api/v1/sessions/{id}", get(api_session))
+        .route("/api/v1/sessions/{id}/cast", get(api_cast))
+        .route("/api/v1/sessions/{id}/text", get(api_text))
+        .route("/api/v1/sessions/{id}/commands", get(api_commands))
+        .route("/api/v1/sessions/{id}/events", get(api_events))
+        .route("/api/v1/sessions/{id}/verify", get(api_verify))
+        .fallback(|| async { ServeError::NotFound })
+        .layer(from_fn_with_state(app.clone(), require_token))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            HANDLER_TIMEOUT,
+        ))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(from_fn(guard))
+        .with_state(app)
+}
+
+impl IntoResponse for ServeError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            ServeError::NotFound => StatusCode::NOT_FOUND,
+            ServeError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ServeError::Refused(_) => StatusCode::FORBIDDEN,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        (
+            status,
+            axum::Json(serde_json::json!({"error": self.to_string()})),
+        )
+            .into_response()
+    }
+}
+
+/// Runs blocking work (verification, reading) off the async workers.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ServeError> + Send + 'static,
+) -> Result<T, ServeError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ServeError::Read(format!("worker: {e}")))?
+}
+
+fn html(status: StatusCode, body: String, csp: &str) -> Response {
+    let mut r = (status, body).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    r
+}
+
+fn index(app: &App, id: &str) -> Result<usize, ServeError> {
+    app.catalog.find(id).ok_or(ServeError::NotFound)
+}
+
+async fn list_html(State(app): State<Arc<App>>, Query(q): Query<ListQuery>) -> Response {
+    let r = blocking(move || {
+        let page = list(&app.catalog, &q)?;
+        let search = match q.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(p) => Some(search_all(&app, &q, p)?),
+            None => None,
+        };
+        Ok(list_page(&q, &page, search.as_ref()))
+    })
+    .await;
+    match r {
+        Ok(body) => html(StatusCode::OK, body, &list_policy()),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The list page's search: the text view's search over the recordings that match the
+/// filters, each through the gate (refused ones are counted, not searched).
+fn search_all(app: &App, q: &ListQuery, pattern: &str) -> Result<SearchResults, ServeError> {
+    let matcher =
+        Matcher::new(pattern, false, true).map_err(|e| ServeError::BadRequest(e.to_string()))?;
+    let mut res = SearchResults::default();
+    let mut all = q.clone();
+    all.page_size = Some(super::query::MAX_PAGE_SIZE);
+    let mut page = 1;
+    loop {
+        all.page = Some(page);
+        let p = list(&app.catalog, &all)?;
+        for row in &p.sessions {
+            let (Some(i), true) = (app.catalog.find(&row.id), row.shown) else {
+                res.failed += 1;
+                continue;
+            };
+            let (Some(e), Ok(v)) = (app.catalog.entry(i), app.catalog.verification(i)) else {
+                res.failed += 1;
+                continue;
+            };
+            let mut found = |f: Found| {
+                if let Found::Hit(h) = f {
+                    if res.hits.len() < MAX_HITS {
+                        res.hits.push(h);
+                    } else {
+                        res.more += 1;
+                    }
+                }
+            };
+            match search_recording(&e.store, &e.dir, &matcher, Some(&v), &mut found) {
+                Ok(_) => res.searched += 1,
+                Err(_) => res.failed += 1,
+            }
+        }
+        if !p.more {
+            return Ok(res);
+        }
+        page += 1;
+    }
+}
+
+/// `?connection=&channel=&t=` of the replay page and the content routes.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+struct ChannelQuery {
+    connection: Option<String>,
+    channel: Option<String>,
+    t: Option<f64>,
+}
+
+async fn replay_html(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    Query(q): Query<ChannelQuery>,
+) -> Response {
+    let r = blocking(move || {
+        let i = index(&app, &id)?;
+        let e = app.catalog.entry(i).ok_or(ServeError::NotFound)?;
+        let mut cast_url = format!("/api/v1/sessions/{}/cast?", url_encode(&id));
+        for (k, v) in [("connection", &q.connection), ("channel", &q.channel)] {
+            if let Some(v) = v {
+                cast_url.push_str(&format!("{k}={}&", url_encode(v)));
+            }
+        }
+        let t = q.t.filter(|t| t.is_finite() && *t > 0.0);
+        if let Some(t) = t {
+            cast_url.push_str(&format!("t={t}"));
+        }
+        let opts = HtmlOptions {
+            gate: app.catalog.gate_options().clone(),
+            connection: q.connection.clone(),
+            channel: q.channel.clone(),
+            cast_url: Some(cast_url.trim_end_matches(['&', '?']).to_string()),
+            start_at: t.unwrap_or(0.0),
+            max_cast_bytes: super::MAX_CAST_BYTES,
+            max_text_bytes: Some(super::MAX_PAGE_TEXT_BYTES),
+            ..HtmlOptions::default()
+        };
+        let page = render(e.store.clone(), &e.dir, &opts)
+            .map_err(|e| ServeError::Read(crate::human::escape(&e.to_string())))?;
+        let status = if page.shown {
+            StatusCode::OK
+        } else {
+            StatusCode::FORBIDDEN
+        };
+        let csp = if page.shown {
+            page_policy(&opts)
+        } else {
+            page_policy(&HtmlOptions::default())
+        };
+        Ok(html(status, page.html, &csp))
+    })
+    .await;
+    r.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn api_list(State(app): State<Arc<App>>, Query(q): Query<ListQuery>) -> Response {
+    blocking(move || Ok(axum::Json(list(&app.catalog, &q)?).into_response()))
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn api_session(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+    blocking(move || {
+        let i = index(&app, &id)?;
+        Ok(axum::Json(app.catalog.row(i)?).into_response())
+    })
+    .await
+    .unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The channel's files, pinned to the digests that verified (the gate runs first; a refused
+/// recording is `403`).
+fn channel(app: &App, id: &str, q: &ChannelQuery) -> Result<(usize, ChannelFiles), ServeError> {
+    let i = index(app, id)?;
+    let v = app.catalog.verification(i)?;
+    let e = app.catalog.entry(i).ok_or(ServeError::NotFound)?;
+    let rec = Recording::open(e.store.clone(), &e.dir)
+        .map_err(|x| ServeError::Read(crate::human::escape(&x.chain())))?;
+    let mut files = select_channel(&rec, q.connection.as_deref(), q.channel.as_deref())
+        .map_err(|x| ServeError::BadRequest(x.to_string()))?;
+    v.pin(&mut files)
+        .map_err(|x| ServeError::Refused(x.to_string()))?;
+    Ok((i, files))
+}
+
+fn typed(body: axum::body::Body, content_type: &'static str) -> Response {
+    let mut r = Response::new(body);
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+async fn api_cast(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    Query(q): Query<ChannelQuery>,
+) -> Response {
+    let t = q.t;
+    // Checkpoints for opening at T: used when built; a first request starts building them.
+    let (files, cp) = match blocking(move || {
+        let (i, files) = channel(&app, &id, &q)?;
+        let cp = app.catalog.checkpoints(i, &files);
+        Ok((files, cp))
+    })
+    .await
+    {
+        Ok(f) => f,
+        Err(e) => return e.into_response(),
+    };
+    let body = streamed(move |w| match t {
+        Some(t) => super::keyframe::write_from(&files, t, cp.as_deref(), w)
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        None => {
+            let opts = ConvertOptions {
+                format: Format::V2,
+                input: false,
+                resize: true,
+                markers: false,
+                strict: false,
+            };
+            let ctx = ConvertContext {
+                max_output_bytes: super::MAX_CAST_BYTES,
+                ..ConvertContext::default()
+            };
+            convert_with(&files, &opts, &ctx, w)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
+    });
+    typed(body, "application/x-asciicast")
+}
+
+async fn api_text(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    Query(q): Query<ChannelQuery>,
+) -> Response {
+    let files = match blocking(move || channel(&app, &id, &q)).await {
+        Ok((_, f)) => f,
+        Err(e) => return e.into_response(),
+    };
+    let body = streamed(move |w| {
+        let opts = crate::text::TextOptions { json: true };
+        crate::text::write_text(&files, &opts, w)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    });
+    typed(body, "application/x-ndjson")
+}
+
+async fn api_commands(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    Query(q): Query<ChannelQuery>,
+) -> Response {
+    let files = match blocking(move || channel(&app, &id, &q)).await {
+        Ok((_, f)) => f,
+        Err(e) => return e.into_response(),
+    };
+    let body = streamed(move |w| {
+        crate::commands::write_commands(&files, true, w)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    });
+    typed(body, "application/x-ndjson")
+}
+
+async fn api_events(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+    blocking(move || {
+        let i = index(&app, &id)?;
+        // Only a recording that passed the gate has its events shown.
+        app.catalog.verification(i)?;
+        let e = app.catalog.entry(i).ok_or(ServeError::NotFound)?;
+        let (_, events) = bsr_verify::facts::analyze(e.store.clone(), &e.dir, None);
+        Ok(axum::Json(events).into_response())
+    })
+    .await
+    .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn api_verify(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+    blocking(move || {
+        let i = index(&app, &id)?;
+        let e = app.catalog.entry(i).ok_or(ServeError::NotFound)?;
+        let opts = bsr_verify::VerifyOptions {
+            trust: app.catalog.gate_options().trust.clone(),
+            ..bsr_verify::VerifyOptions::default()
+        };
+        Ok(axum::Json(bsr_verify::verify(&*e.store, &e.dir, &opts)).into_response())
+    })
+    .await
+    .unwrap_or_else(IntoResponse::into_response)
+}

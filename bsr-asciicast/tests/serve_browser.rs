@@ -1,0 +1,294 @@
+//! `bsr-asciicast serve` in a real browser (Debian's chromium over CDP, as html_browser.rs):
+//! the Session Logs page renders and filters; a replay page plays to the end and its terminal
+//! shows `bsr-asciicast text`'s final screen; a replay opened at T shows the screen at T;
+//! recording text carrying script payloads runs no script.
+//!
+//! Without chromium these tests print why and pass, unless `BSR_REQUIRE_CHROMIUM=1`.
+//! Screenshots go to `target/screenshots/`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod serve_support;
+
+use headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption;
+use headless_chrome::{Browser, LaunchOptions, Tab};
+use serve_support::*;
+use std::ffi::OsStr;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn out_dir() -> PathBuf {
+    let d = root().join("target/screenshots");
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn browser(profile: &Path) -> Option<Browser> {
+    let path = match headless_chrome::browser::default_executable() {
+        Ok(p) => p,
+        Err(e) => {
+            if std::env::var("BSR_REQUIRE_CHROMIUM").as_deref() == Ok("1") {
+                panic!("BSR_REQUIRE_CHROMIUM=1 but no chromium was found: {e}");
+            }
+            eprintln!("SKIPPED: no chromium ({e}); set BSR_REQUIRE_CHROMIUM=1 to make this fail");
+            return None;
+        }
+    };
+    let args: Vec<&OsStr> = [
+        "--disable-quic",
+        "--disable-component-update",
+        "--disable-background-networking",
+        "--disable-sync",
+        "--no-first-run",
+    ]
+    .iter()
+    .map(OsStr::new)
+    .collect();
+    let opts = LaunchOptions::default_builder()
+        .path(Some(path))
+        .headless(true)
+        .sandbox(false)
+        .enable_gpu(false)
+        .window_size(Some((1280, 1000)))
+        .user_data_dir(Some(profile.to_path_buf()))
+        .idle_browser_timeout(Duration::from_secs(120))
+        .args(args)
+        .build()
+        .unwrap();
+    Some(Browser::new(opts).unwrap())
+}
+
+/// A browser with a tab on `http://addr{path}`.
+fn browse(addr: SocketAddr, path: &str) -> Option<(tempfile::TempDir, Browser, Arc<Tab>)> {
+    let profile = tempfile::tempdir().unwrap();
+    let b = browser(profile.path())?;
+    let tab = b.new_tab().unwrap();
+    go(&tab, addr, path);
+    Some((profile, b, tab))
+}
+
+fn go(tab: &Tab, addr: SocketAddr, path: &str) {
+    tab.navigate_to(&format!("http://{addr}{path}"))
+        .unwrap()
+        .wait_until_navigated()
+        .unwrap();
+}
+
+fn eval(tab: &Tab, js: &str) -> serde_json::Value {
+    let r = tab.evaluate(js, true).unwrap();
+    r.value.unwrap_or(serde_json::Value::Null)
+}
+
+fn wait_for(tab: &Tab, js: &str, what: &str) {
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(30) {
+        if eval(tab, js) == serde_json::Value::Bool(true) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out waiting for {what} ({js})");
+}
+
+fn screenshot(tab: &Tab, name: &str) {
+    let png = tab
+        .capture_screenshot(CaptureScreenshotFormatOption::Png, None, None, true)
+        .unwrap();
+    assert!(png.starts_with(b"\x89PNG"));
+    std::fs::write(out_dir().join(format!("{name}.png")), png).unwrap();
+}
+
+/// The player's screen, one string per row, trailing blanks and blank rows at the end
+/// removed, whitespace inside rows dropped (the player lays wide characters out in their own
+/// element).
+fn player_rows(tab: &Tab) -> Vec<String> {
+    // Row by row (`.ap-line`), by textContent: innerText would break lines where the layout
+    // puts a wide character in its own box.
+    let t = eval(
+        tab,
+        "(function(){var e=document.querySelector('pre.ap-term-text');if(!e)return '';\
+         var l=e.querySelectorAll('.ap-line');if(!l.length)return e.innerText;\
+         return Array.from(l).map(function(x){return x.textContent}).join('\\n')})()",
+    );
+    squash_rows(t.as_str().unwrap_or_default().lines())
+}
+
+fn squash_rows<'a>(rows: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut v: Vec<String> = rows
+        .map(|r| r.chars().filter(|c| !c.is_whitespace()).collect())
+        .collect();
+    while v.last().is_some_and(|r: &String| r.is_empty()) {
+        v.pop();
+    }
+    v
+}
+
+fn rows_count(tab: &Tab) -> u64 {
+    eval(
+        tab,
+        "document.querySelectorAll('#sessions tr[data-id]').length",
+    )
+    .as_u64()
+    .unwrap()
+}
+
+#[test]
+fn list_page_renders_and_filters() {
+    let a = archive();
+    let addr = start(&[a.path()], None, None);
+    let Some((_p, _b, tab)) = browse(addr, "/") else {
+        return;
+    };
+    assert_eq!(rows_count(&tab), 5);
+    let user = eval(
+        &tab,
+        "document.querySelector('tr[data-id=sr_shell00001] td.user').textContent",
+    );
+    assert_eq!(user, "alice (u_1234567890)");
+    let verdict = eval(
+        &tab,
+        "document.querySelector('tr[data-id=\"sr_shell00001~2\"] .verdict').textContent",
+    );
+    assert_eq!(verdict, "invalid");
+    let red = eval(
+        &tab,
+        "getComputedStyle(document.querySelector('tr[data-id=\"sr_shell00001~2\"] .verdict')).color",
+    );
+    assert_eq!(red, "rgb(170, 17, 17)", "the refused verdict is red");
+    screenshot(&tab, "serve-list");
+
+    // The filter form: verdict "refused".
+    eval(
+        &tab,
+        "document.getElementById('f-verdict').value='refused'; document.getElementById('apply').click(); true",
+    );
+    wait_for(
+        &tab,
+        "location.search.indexOf('verdict=refused') >= 0",
+        "the filtered page",
+    );
+    wait_for(&tab, "document.readyState === 'complete'", "the page");
+    assert_eq!(rows_count(&tab), 1);
+    // A user that matches nobody.
+    go(&tab, addr, "/?user=mallory");
+    assert_eq!(rows_count(&tab), 0);
+    // The search box.
+    go(&tab, addr, "/");
+    eval(
+        &tab,
+        "document.getElementById('f-q').value='wörld'; document.getElementById('apply').click(); true",
+    );
+    wait_for(
+        &tab,
+        "document.getElementById('hits') !== null",
+        "search results",
+    );
+    let hits = eval(&tab, "document.querySelectorAll('#hits tr').length - 1");
+    assert!(hits.as_u64().unwrap() >= 2, "{hits}");
+    screenshot(&tab, "serve-search");
+}
+
+/// The final screen that `bsr-asciicast text` prints: its last lines.
+fn text_final_screen(rec: &Path, rows: usize) -> Vec<String> {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bsr-asciicast"))
+        .arg("text")
+        .arg(rec)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let s = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = s.lines().collect();
+    squash_rows(lines[lines.len().saturating_sub(rows)..].iter().copied())
+}
+
+#[test]
+fn replay_plays_to_the_final_screen_and_opens_at_t() {
+    let a = archive();
+    let addr = start(&[a.path()], None, None);
+    let Some((_p, _b, tab)) = browse(addr, "/sessions/sr_shell00001") else {
+        return;
+    };
+    wait_for(&tab, "typeof window.bsrPlayer === 'object'", "the player");
+    eval(
+        &tab,
+        "document.querySelector('button.speed[data-speed=\"8\"]').click(); true",
+    );
+    let ended = eval(
+        &tab,
+        "new Promise(function(res){var p=window.bsrPlayer;p.addEventListener('ended',function(){res(true)});\
+         p.play(); setTimeout(function(){res('timeout')}, 20000)})",
+    );
+    assert_eq!(
+        ended,
+        serde_json::json!(true),
+        "the player did not reach the end"
+    );
+    let shown = player_rows(&tab);
+    assert!(!shown.is_empty());
+    let want = text_final_screen(&a.path().join("sr_shell00001.bsr"), shown.len());
+    assert_eq!(shown, want, "the player's final screen is `text`'s");
+    screenshot(&tab, "serve-replay");
+
+    // Opened at T = 1.6 s: the screen at T (echo's output shown, `exit` not yet typed).
+    go(&tab, addr, "/sessions/sr_shell00001?t=1.6");
+    wait_for(
+        &tab,
+        "typeof window.bsrPlayer === 'object'",
+        "the player at T",
+    );
+    wait_for(
+        &tab,
+        "(function(){var e=document.querySelector('pre.ap-term-text');return !!e && e.innerText.indexOf('wörld') >= 0})()",
+        "the screen at T",
+    );
+    let at_t = player_rows(&tab);
+    let want_t = squash_rows(["demo@host:~$ echo héllo", "héllo wörld → ✓ 🎉"].into_iter());
+    assert_eq!(at_t, want_t, "the screen at 1.6 s");
+    screenshot(&tab, "serve-replay-at-t");
+}
+
+#[test]
+fn hostile_recording_runs_no_script_in_list_or_replay() {
+    let d = tempfile::tempdir().unwrap();
+    hostile(d.path());
+    let addr = start(&[d.path()], None, None);
+    let Some((_p, _b, tab)) = browse(addr, "/") else {
+        return;
+    };
+    let body = eval(&tab, "document.body.innerText");
+    assert!(
+        body.as_str().unwrap().contains(PAYLOADS[0]),
+        "the user name is shown as text"
+    );
+    assert_eq!(eval(&tab, "typeof window.__pwned"), "undefined");
+    assert_eq!(eval(&tab, "document.querySelectorAll('img').length"), 0);
+
+    go(&tab, addr, "/sessions/sr_hostile0001");
+    wait_for(&tab, "typeof window.bsrPlayer === 'object'", "the player");
+    let ended = eval(
+        &tab,
+        "new Promise(function(res){var p=window.bsrPlayer;p.addEventListener('ended',function(){res(true)});\
+         p.play(); setTimeout(function(){res('timeout')}, 20000)})",
+    );
+    assert_eq!(ended, serde_json::json!(true));
+    let text = player_rows(&tab).join("\n");
+    assert!(text.contains("javascript:window.__pwned=1"), "{text}");
+    eval(
+        &tab,
+        "document.querySelectorAll('a, nav.tabs button, .ap-marker-container').forEach(function(e){if(e.getAttribute('href')==='#'||e.tagName!=='A')e.click()}); true",
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(eval(&tab, "typeof window.__pwned"), "undefined");
+    assert_eq!(eval(&tab, "document.querySelectorAll('img').length"), 0);
+    // Search hits carry the payloads as text too.
+    go(&tab, addr, "/?q=pwned");
+    wait_for(
+        &tab,
+        "document.getElementById('hits') !== null",
+        "search results",
+    );
+    assert_eq!(eval(&tab, "typeof window.__pwned"), "undefined");
+    assert_eq!(eval(&tab, "document.querySelectorAll('img').length"), 0);
+    screenshot(&tab, "serve-hostile");
+}

@@ -27,6 +27,7 @@ pub mod html;
 pub mod human;
 pub mod import;
 pub mod search;
+pub mod search_index;
 pub mod term;
 pub mod text;
 pub mod utf8;

@@ -4,6 +4,7 @@
 pub mod convert;
 pub mod html;
 pub mod import;
+pub mod search_index;
 pub mod views;
 
 use bsr_asciicast::error::ConvertError;

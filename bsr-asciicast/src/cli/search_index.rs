@@ -153,13 +153,11 @@ pub fn run_index(a: IndexArgs) -> anyhow::Result<i32> {
     )?;
     say_summary(&ix, &summary);
     json_line(serde_json::json!({ "summary": summary }));
-    Ok(
-        if failures.load(std::sync::atomic::Ordering::Relaxed) > 0 {
-            2
-        } else {
-            0
-        },
-    )
+    Ok(if failures.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+        2
+    } else {
+        0
+    })
 }
 
 impl IndexArgs {

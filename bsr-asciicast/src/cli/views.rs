@@ -149,8 +149,7 @@ pub fn run(cmd: ViewCmd) -> anyhow::Result<i32> {
             gate,
         } => {
             if !index.is_empty() {
-                let matcher =
-                    Matcher::new(&pattern, regex, ignore_case).context("the pattern")?;
+                let matcher = Matcher::new(&pattern, regex, ignore_case).context("the pattern")?;
                 return super::search_index::run_search(super::search_index::IndexedSearch {
                     indexes: &index,
                     targets: &targets,

@@ -82,6 +82,9 @@ pub enum IndexError {
         /// What went wrong.
         source: tantivy::TantivyError,
     },
+    /// tantivy gave up on damaged data (it panicked; the panic was caught).
+    #[error("{0}: the index is damaged (reading it failed); rebuild it into an empty folder")]
+    Damaged(String),
     /// Listing or reading the folder.
     #[error("{path}: {source}")]
     Io {
@@ -177,7 +180,9 @@ impl SearchIndex {
                 IndexError::Missing(path)
             });
         }
-        let index = Index::open_in_dir(dir).map_err(|e| tantivy_error(&path, e))?;
+        let index = guarded(&path, || {
+            Index::open_in_dir(dir).map_err(|e| tantivy_error(&path, e))
+        })?;
         let (want, fields) = schema();
         if index.schema() != want {
             return Err(IndexError::Foreign {
@@ -279,6 +284,13 @@ impl SearchIndex {
             .map_err(|e| tantivy_error(&self.shown(), e))?;
         Ok(())
     }
+}
+
+/// Runs `f`, turning a panic inside tantivy (on data it does not check) into
+/// [`IndexError::Damaged`]: a damaged index must give an error, never abort the process.
+fn guarded<T>(path: &str, f: impl FnOnce() -> Result<T, IndexError>) -> Result<T, IndexError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|_| Err(IndexError::Damaged(path.to_string())))
 }
 
 fn tantivy_error(path: &str, e: tantivy::TantivyError) -> IndexError {

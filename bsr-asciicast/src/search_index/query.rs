@@ -98,6 +98,14 @@ impl SearchIndex {
         q: &dyn Query,
         each: &mut dyn FnMut(&TantivyDocument) -> Result<(), IndexError>,
     ) -> Result<(), IndexError> {
+        super::guarded(&self.shown(), || self.for_each_doc_unguarded(q, each))
+    }
+
+    fn for_each_doc_unguarded(
+        &self,
+        q: &dyn Query,
+        each: &mut dyn FnMut(&TantivyDocument) -> Result<(), IndexError>,
+    ) -> Result<(), IndexError> {
         let shown = self.shown();
         let err = |e| tantivy_error(&shown, e);
         let reader = self

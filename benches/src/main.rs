@@ -2,6 +2,8 @@
 //!
 //! Every measuring subcommand prints one line: the seconds its measured section took.
 
+mod index;
+
 use anyhow::{Context, bail};
 use bsr_core::keys::{AeadWrapper, RecordingKeys};
 use bsr_core::read::chunk::ChunkReader;
@@ -144,6 +146,10 @@ fn main() -> anyhow::Result<()> {
                 )?;
             }
         }
+        // gen-small DIR N: N small shell recordings (about 1 KiB of text each), for the index
+        "gen-small" => index::gen_small(Path::new(&arg(2)), arg(3).parse()?, &KEK)?,
+        // index-query DIR PATTERN REPS [-i] [--regex]: median seconds of a query, in process
+        "index-query" => println!("{:.6}", index::index_query(&args[2..])?),
         // write DIR MIB CHUNK: writer throughput into a fresh folder (page cache); prints seconds
         "write" => {
             let a2 = arg(2);
@@ -251,7 +257,7 @@ fn main() -> anyhow::Result<()> {
             println!("{:.6}", start.elapsed().as_secs_f64());
         }
         other => bail!(
-            "unknown subcommand {other:?}: gen, gen-many, write, sha-crc, sha, sha-hot, read, crc, serde-floor"
+            "unknown subcommand {other:?}: gen, gen-many, gen-small, index-query, write, sha-crc, sha, sha-hot, read, crc, serde-floor"
         ),
     }
     Ok(())

@@ -109,6 +109,16 @@ fn alternatives(seq: &Seq) -> Option<Vec<BTreeSet<String>>> {
     Some(alts)
 }
 
+impl Plan {
+    /// Whether a line with the (folded) trigrams `grams` passes the filter: what the tantivy
+    /// query asks, on one line.
+    pub fn admits(&self, grams: &BTreeSet<String>) -> bool {
+        self.parts
+            .iter()
+            .all(|alts| alts.iter().any(|need| need.is_subset(grams)))
+    }
+}
+
 /// At most [`MAX_GRAMS_PER_LITERAL`] of `grams`, spread over the set.
 fn spread(grams: BTreeSet<String>) -> BTreeSet<String> {
     let n = grams.len();
@@ -134,6 +144,64 @@ mod tests {
         assert_eq!(fold_char('é'), fold_char('É'));
         assert_ne!(fold_char('a'), fold_char('b'));
         assert_eq!(fold_char('✓'), '✓');
+    }
+
+    use proptest::prelude::*;
+
+    /// Characters whose case classes are tricky, plus separators and digits.
+    const ALPHABET: &[char] = &[
+        'a', 'A', 'k', 'K', '\u{212a}', 's', 'S', '\u{17f}', 'σ', 'ς', 'Σ', 'é', 'É', 'ß', 'ẞ',
+        '-', '0', '7', ' ', '.', '✓',
+    ];
+
+    fn text() -> impl Strategy<Value = String> {
+        proptest::collection::vec(proptest::sample::select(ALPHABET), 0..24)
+            .prop_map(|v| v.into_iter().collect())
+    }
+
+    proptest! {
+        /// Narrowing never loses a line the matcher accepts: for a literal taken from the line
+        /// (its case changed or not, with or without -i) and for regexes built around it.
+        #[test]
+        fn a_matching_line_is_always_a_candidate(
+            line in text(),
+            start in 0usize..24,
+            len in 0usize..12,
+            flip in proptest::collection::vec(any::<bool>(), 12),
+            other in text(),
+            ci in any::<bool>(),
+            shape in 0usize..5,
+        ) {
+            let chars: Vec<char> = line.chars().collect();
+            let from = start.min(chars.len());
+            let to = (from + len).min(chars.len());
+            let lit: String = chars[from..to]
+                .iter()
+                .zip(flip.iter().chain(std::iter::repeat(&false)))
+                .map(|(c, f)| {
+                    if *f {
+                        c.to_uppercase().next().unwrap_or(*c)
+                    } else {
+                        *c
+                    }
+                })
+                .collect();
+            let (e, o) = (regex::escape(&lit), regex::escape(&other));
+            let pattern = match shape {
+                0 => lit.clone(),
+                1 => format!("{e}\\d*"),
+                2 => format!("({e}|{o})"),
+                3 => format!(".?{e}.*"),
+                _ => format!("{o}{e}"),
+            };
+            let regex = shape != 0;
+            let m = crate::search::Matcher::new(&pattern, regex, ci).unwrap();
+            if m.is_match(&line)
+                && let Some(p) = plan(m.regex().as_str())
+            {
+                prop_assert!(p.admits(&trigrams(&line)), "{pattern:?} -i={ci} on {line:?}: {p:?}");
+            }
+        }
     }
 
     #[test]

@@ -16,6 +16,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+mod floors;
+mod follow;
+mod scale;
+
 const KEK: [u8; 32] = *b"bsr-test-kek-DO-NOT-USE-IN-PROD!";
 
 /// Terminal-like output (text, escapes, UTF-8) of `size` bytes.
@@ -64,14 +68,35 @@ impl bsr_core::store::WriteStore for Null {
 
 /// Writes `sr_<tag>.bsr` below `dir` (or into a discarding store when `dir` is `null`) with
 /// `total` bytes of outbound DATA in `chunk`-byte chunks.
-fn write_recording(dir: &Path, tag: &str, total: u64, chunk: usize) -> anyhow::Result<(f64, u64)> {
-    let t0 = Timestamp::new(1_700_000_000, 0);
+pub(crate) fn write_recording(
+    dir: &Path,
+    tag: &str,
+    total: u64,
+    chunk: usize,
+) -> anyhow::Result<(f64, u64)> {
     let store: Arc<dyn bsr_core::store::WriteStore> = if dir == Path::new("null") {
         Arc::new(Null)
     } else {
         std::fs::create_dir_all(dir)?;
         Arc::new(FsStore::new(dir))
     };
+    write_recording_to(store, tag, total, chunk)
+}
+
+thread_local! {
+    /// The seconds the last [`write_recording_to`] spent in its DATA loop, before the channel's
+    /// `finish` (DONE, flush, fsync).
+    static LAST_LOOP_SECS: std::cell::Cell<f64> = const { std::cell::Cell::new(0.0) };
+}
+
+/// [`write_recording`] into any store.
+fn write_recording_to(
+    store: Arc<dyn bsr_core::store::WriteStore>,
+    tag: &str,
+    total: u64,
+    chunk: usize,
+) -> anyhow::Result<(f64, u64)> {
+    let t0 = Timestamp::new(1_700_000_000, 0);
     let rid = format!("sr_{tag}");
     let sid = format!("s_{tag}");
     let keys = RecordingKeys::from_seed(&sid, [9; 32]);
@@ -100,6 +125,7 @@ fn write_recording(dir: &Path, tag: &str, total: u64, chunk: usize) -> anyhow::R
         let t = Timestamp::from_nanos(t0.as_nanos() + i as i128 * 1000);
         ch.write_data(Direction::Outbound, t, &blocks[(i % 8) as usize])?;
     }
+    LAST_LOOP_SECS.with(|c| c.set(start.elapsed().as_secs_f64()));
     ch.finish(Timestamp::from_nanos(t0.as_nanos() + n as i128 * 1000))?;
     let secs = start.elapsed().as_secs_f64();
     conn.finish(Timestamp::from_nanos(t0.as_nanos() + n as i128 * 1000))?;
@@ -151,13 +177,18 @@ fn main() -> anyhow::Result<()> {
         // index-query DIR PATTERN REPS [-i] [--regex]: median seconds of a query, in process
         "index-query" => println!("{:.6}", index::index_query(&args[2..])?),
         // write DIR MIB CHUNK: writer throughput into a fresh folder (page cache); prints seconds
-        "write" => {
+        "write" | "write-loop" => {
             let a2 = arg(2);
             let d = Path::new(&a2);
             let _ = std::fs::remove_dir_all(d.join("sr_w.bsr"));
             let (secs, _) = write_recording(d, "w", arg(3).parse::<u64>()? << 20, arg(4).parse()?)?;
             let _ = std::fs::remove_dir_all(d.join("sr_w.bsr"));
-            println!("{secs:.6}");
+            // `write-loop`: the DATA loop alone, without the channel's finish (fsync)
+            if arg(1) == "write-loop" {
+                println!("{:.6}", LAST_LOOP_SECS.with(|c| c.get()));
+            } else {
+                println!("{secs:.6}");
+            }
         }
         // sha-crc MIB CHUNK: the floor of the writer, SHA-256 over the encoded bytes plus CRC-32 per chunk
         "sha-crc" => {
@@ -256,8 +287,22 @@ fn main() -> anyhow::Result<()> {
             std::io::Write::flush(&mut out)?;
             println!("{:.6}", start.elapsed().as_secs_f64());
         }
+        // gen-archive, list, s3-serve: the listing-at-scale benchmark (benches/scale.sh)
+        "gen-archive" | "list" | "s3-serve" => scale::main(&args)?,
+        // sha-crc-encoded, sha-crc-write, crc-chunks: the honest floors (floors.rs)
+        "sha-crc-encoded" | "sha-crc-write" | "crc-chunks" => floors::main(&args)?,
+        // follow-latency DIR inotify|poll N: writer sync → follower event; prints, in ms, the
+        // median and p99 from the call of sync(), the same from its return, and how many events
+        // came before sync() returned
+        "follow-latency" => {
+            let l = follow::latency(Path::new(&arg(2)), &arg(3), arg(4).parse()?)?;
+            println!(
+                "{:.3} {:.3} {:.3} {:.3} {}",
+                l.call.0, l.call.1, l.ret.0, l.ret.1, l.early
+            );
+        }
         other => bail!(
-            "unknown subcommand {other:?}: gen, gen-many, gen-small, index-query, write, sha-crc, sha, sha-hot, read, crc, serde-floor"
+            "unknown subcommand {other:?}: gen, gen-many, write, sha-crc, sha, sha-hot, read, crc, serde-floor, gen-small, index-query, gen-archive, list, s3-serve, sha-crc-encoded, sha-crc-write, crc-chunks, follow-latency"
         ),
     }
     Ok(())

@@ -68,6 +68,11 @@ pub struct CommandRecord {
     pub source: Source,
     /// The full-screen program it ran, if any.
     pub screen: Option<AltBlock>,
+    /// Which characters of the channel's decoded keystrokes (counted from 0 over the whole
+    /// inbound stream, Enters included) were typed for it: from its first keystroke up to, not
+    /// including, the Enter. Empty for an exec request. `redact --hidden-input` maps the
+    /// ranges of commands that were not echoed back to the inbound bytes.
+    pub keystroke_chars: std::ops::Range<u64>,
 }
 
 impl CommandRecord {
@@ -117,6 +122,8 @@ struct Pending {
     prompt: String,
     keys: u64,
     typing_echoed: bool,
+    /// Its keystrokes, as [`CommandRecord::keystroke_chars`].
+    chars: std::ops::Range<u64>,
     /// The line the screen showed for it.
     line: Option<String>,
     /// What OSC 133 gave for it (`Some(None)`: marks seen, text unknown).
@@ -141,6 +148,8 @@ struct Keys {
     need_prompt: bool,
     prompt: String,
     keys: u64,
+    /// Index of the first keystroke since the last Enter.
+    first_key: Option<u64>,
     key_chunks: u64,
     last_key_chunk: u64,
     chunk: u64,
@@ -159,6 +168,8 @@ struct Tracker<F> {
     sink: F,
     start: ChannelStart,
     emitted: u64,
+    /// Keystroke characters seen so far.
+    chars: u64,
 }
 
 impl<F> Tracker<F>
@@ -281,12 +292,15 @@ where
             keystrokes: p.keys,
             source,
             screen: None,
+            keystroke_chars: p.chars,
         })
     }
 
     fn input(&mut self, t: Timestamp, s: &str) -> Result<(), TextError> {
         self.keys.chunk += 1;
         for c in s.chars() {
+            let index = self.chars;
+            self.chars += 1;
             let after_cr = std::mem::replace(&mut self.keys.after_cr, c == '\r');
             if self.model.in_alt_screen() {
                 // Keystrokes for the full-screen program, not the shell.
@@ -299,7 +313,7 @@ where
                 continue;
             }
             if c == '\r' || (c == '\n' && !after_cr) {
-                self.enter(t)?;
+                self.enter(t, index)?;
             } else if c == '\n' {
                 // The LF of a CR LF: the same Enter.
             } else {
@@ -309,6 +323,7 @@ where
                     self.keys.need_prompt = false;
                 }
                 self.keys.keys += 1;
+                self.keys.first_key.get_or_insert(index);
                 if self.keys.last_key_chunk != self.keys.chunk {
                     self.keys.key_chunks += 1;
                     self.keys.last_key_chunk = self.keys.chunk;
@@ -319,7 +334,7 @@ where
         Ok(())
     }
 
-    fn enter(&mut self, t: Timestamp) -> Result<(), TextError> {
+    fn enter(&mut self, t: Timestamp, index: u64) -> Result<(), TextError> {
         let k = &mut self.keys;
         if k.need_prompt {
             let (line, before) = self.model.cursor_line();
@@ -335,6 +350,7 @@ where
             prompt: std::mem::take(&mut k.prompt),
             keys: k.keys,
             typing_echoed: k.output_while_typing,
+            chars: k.first_key.unwrap_or(index)..index,
             line: (!defer).then(|| self.model.cursor_line().0),
             osc: None,
         };
@@ -385,6 +401,7 @@ where
         sink,
         start: start.clone(),
         emitted: 0,
+        chars: 0,
     };
     if let Program::Exec(cmd) = &start.program {
         tr.emit(CommandRecord {
@@ -393,6 +410,7 @@ where
             keystrokes: 0,
             source: Source::Exec,
             screen: None,
+            keystroke_chars: 0..0,
         })?;
     }
     let input = start.program == Program::Shell || start.pty;

@@ -53,7 +53,7 @@ fn too_late(what: &str, t: Timestamp) -> ConvertError {
     ))
 }
 
-fn id_from(label: &str, digest: &[u8]) -> String {
+pub(crate) fn id_from(label: &str, digest: &[u8]) -> String {
     const B62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     let s: String = digest
         .iter()

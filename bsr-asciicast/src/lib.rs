@@ -26,6 +26,7 @@ pub mod error;
 pub mod html;
 pub mod human;
 pub mod import;
+pub mod redact;
 pub mod search;
 pub mod search_index;
 pub mod term;

@@ -23,6 +23,9 @@ enum Cmd {
     Convert(cli::convert::ConvertArgs),
     /// Turn an asciicast v1, v2 or v3 file into a signed BSR recording.
     Import(cli::import::ImportArgs),
+    /// Write a signed, redacted copy of a verified recording, with a manifest of what was
+    /// redacted (cli/redact.rs, docs/REDACT.md).
+    Redact(cli::redact::RedactArgs),
     /// The text views: text, commands, search (cli/views.rs).
     #[command(flatten)]
     Views(cli::views::ViewCmd),
@@ -36,6 +39,7 @@ fn main() {
     let res = match cli.cmd {
         Cmd::Convert(a) => cli::convert::run(a),
         Cmd::Import(a) => cli::import::run(a),
+        Cmd::Redact(a) => cli::redact::run(a),
         Cmd::Views(v) => cli::views::run(v),
         Cmd::Html(a) => cli::html::run(a),
     };

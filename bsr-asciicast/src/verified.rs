@@ -187,6 +187,9 @@ pub struct Verification {
     pub session_sha256sum: Option<String>,
     /// The id of the key that signed the recording (the session id).
     pub signing_key_id: Option<String>,
+    /// For a redacted copy (`REDACTION.json`): `redacted copy of sr_… with N redaction(s)`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redacted: Option<String>,
     /// Verified SHA-256 of every data file, by store path.
     #[serde(skip)]
     digests: BTreeMap<String, [u8; 32]>,
@@ -202,6 +205,7 @@ impl Verification {
             trust_mode: "unverified".into(),
             session_sha256sum: None,
             signing_key_id: None,
+            redacted: None,
             digests: BTreeMap::new(),
         }
     }
@@ -216,13 +220,23 @@ impl Verification {
         match self.verdict {
             None => UNVERIFIED_WARNING.to_string(),
             Some(v) => format!(
-                "verified: {} (trust: {}, signing key {}, session SHA256SUM {})",
+                "verified: {}{} (trust: {}, signing key {}, session SHA256SUM {})",
                 v.describe(),
+                self.redacted
+                    .as_deref()
+                    .map(|r| format!(", {}", escape(r)))
+                    .unwrap_or_default(),
                 self.trust_mode,
                 escape(self.signing_key_id.as_deref().unwrap_or("?")),
                 self.session_sha256sum.as_deref().unwrap_or("?")
             ),
         }
+    }
+
+    /// The SHA-256 that the verification computed for the listed file `path` (a store path),
+    /// if it verified; `None` when not verified. Readers that stream a file compare at its end.
+    pub fn digest(&self, path: &str) -> Option<[u8; 32]> {
+        self.digests.get(path).copied()
     }
 
     /// Pins a channel's files to the digests that verified: every file the conversion reads
@@ -240,6 +254,9 @@ impl Verification {
             check_regular(files, p)?;
         }
         if !self.verified {
+            // Nothing was verified, so nothing is checked against a digest (as the warning
+            // says): the files are read without hashing, their chunks' CRCs still checked.
+            files.checksums.clear();
             return Ok(());
         }
         let mut pinned = BTreeMap::new();
@@ -333,6 +350,10 @@ pub fn gate(
         trust_mode: report.trust.mode.to_string(),
         session_sha256sum,
         signing_key_id: report.session_id.clone(),
+        redacted: report
+            .redaction
+            .as_ref()
+            .map(|r| r.describe().trim_start_matches(", ").to_string()),
         digests,
     })
 }

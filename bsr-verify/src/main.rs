@@ -7,8 +7,8 @@ use anyhow::Context;
 use bsr_core::keys::{AeadWrapper, KeyWrapper, RecorderTrust};
 use bsr_verify::report::{Severity, escape_controls};
 use bsr_verify::shard::{Chain, Listing, Options, Shard};
-use bsr_verify::target::{S3Flags, Target, resolve};
-use bsr_verify::{Report, Trust, VerifyOptions, verify_many};
+use bsr_verify::target::{Opened, S3Flags, Skipped, open};
+use bsr_verify::{Report, Trust, VerifyOptions};
 use clap::{Args, Parser, Subcommand};
 use std::io::Write;
 use std::path::PathBuf;
@@ -145,6 +145,11 @@ struct VerifyArgs {
     /// Also print warnings.
     #[arg(long, short = 'w')]
     warnings: bool,
+    /// The original of a redacted copy (a `*.bsr` folder or s3:// prefix holding one
+    /// recording): verify it too, and prove that every byte of the copy outside the ranges its
+    /// REDACTION.json lists is the original's.
+    #[arg(long, value_name = "DIR")]
+    original: Option<String>,
 }
 
 impl TrustArgs {
@@ -198,11 +203,15 @@ fn print_human(
         .filter(|p| p.severity == Severity::Error)
         .count();
     let warns = r.problems.len() - errors;
-    let recovered = if r.recovered {
+    let mut recovered = if r.recovered {
         " [recovered after a crash: closed by bsr-recover, not by the recorder]"
     } else {
         ""
-    };
+    }
+    .to_string();
+    if let Some(rd) = &r.redaction {
+        recovered.push_str(&rd.describe());
+    }
     writeln!(
         out,
         "{}: {}{recovered} [trust: {}] ({} error(s), {} warning(s); {} containers, {} files, {} bytes, {} chunks)",
@@ -220,53 +229,45 @@ fn print_human(
 
 /// Says on stderr what a target holds that will not be looked at: no recordings at all, or
 /// skipped symbolic links. Returns false when there was any (the run then cannot pass).
-fn report_unseen(spec: &str, target: &Target) -> bool {
-    for s in &target.skipped {
+fn report_unseen(spec: &str, skipped: &[Skipped], found: u64) -> bool {
+    for s in skipped {
         eprintln!(
             "bsr-verify: error: {}: skipped: {}",
             escape_controls(&s.location),
             s.reason
         );
     }
-    if target.recordings.is_empty() {
+    if found == 0 {
         eprintln!(
             "bsr-verify: error: {}: no recordings (*.bsr folders) found",
             escape_controls(spec)
         );
         return false;
     }
-    target.skipped.is_empty()
+    skipped.is_empty()
 }
 
-/// Resolves every target; with `--shard`, exactly one target is allowed.
-fn resolve_all(
+/// Opens every target for a streaming search; with `--shard`, exactly one target is allowed.
+fn open_all(
     targets: &[String],
     s3: &bsr_verify::target::S3Flags,
     shard: Option<Shard>,
-) -> anyhow::Result<Vec<(String, Target)>> {
+) -> anyhow::Result<Vec<(String, Opened)>> {
+    check_shard_targets(targets, shard)?;
+    targets
+        .iter()
+        .map(|spec| Ok((spec.clone(), open(spec, s3)?)))
+        .collect()
+}
+
+fn check_shard_targets(targets: &[String], shard: Option<Shard>) -> anyhow::Result<()> {
     if shard.is_some() && targets.len() != 1 {
         anyhow::bail!(
             "--shard takes exactly one TARGET (got {}): run one sharded job per archive",
             targets.len()
         );
     }
-    targets
-        .iter()
-        .map(|spec| Ok((spec.clone(), resolve(spec, s3)?)))
-        .collect()
-}
-
-/// What the run saw (all targets, all shards), and what it had to leave unseen.
-fn listing_of(resolved: &[(String, Target)]) -> Listing {
-    let mut unseen = 0u64;
-    let mut entries = Vec::new();
-    for (spec, target) in resolved {
-        if !report_unseen(spec, target) {
-            unseen += target.skipped.len().max(1) as u64;
-        }
-        entries.extend(target.recordings.iter().cloned());
-    }
-    Listing::new(entries, unseen)
+    Ok(())
 }
 
 /// SHA-256 of a file's bytes (hex), for the options fingerprint.
@@ -303,72 +304,85 @@ fn run_verify(a: VerifyArgs) -> anyhow::Result<i32> {
     };
     let jobs = jobs_or_cores(a.jobs);
     let s3 = a.trust.s3_flags();
-    let resolved = resolve_all(&a.targets, &s3, a.shard)?;
-    let listing = listing_of(&resolved);
-    let mut chain = a
-        .shard
-        .map(|s| Chain::start(s, &options.fingerprint(), &listing.digest()));
+    let opened = open_all(&a.targets, &s3, a.shard)?;
+    let fingerprint = options.fingerprint();
+    let mut chain = a.shard.map(|s| Chain::start(s, &fingerprint));
+    let mut listing = Listing::default();
+    let original = match &a.original {
+        Some(spec) => {
+            let (store, dir) = bsr_verify::target::resolve_one(spec, &s3)?;
+            Some(bsr_verify::verify::OriginalRef::verify(store, &dir, &opts))
+        }
+        None => None,
+    };
     let mut covered = Vec::new();
     let mut counts = std::collections::BTreeMap::<String, u64>::new();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut line = Vec::new();
-    for (_, target) in &resolved {
-        let mine: Vec<String> = match a.shard {
-            Some(s) => target
-                .recordings
-                .iter()
-                .filter(|r| s.contains(r))
-                .cloned()
-                .collect(),
-            None => target.recordings.clone(),
-        };
-        if mine.is_empty() {
-            continue;
-        }
+    for (spec, target) in &opened {
+        // The listing streams: recordings are verified while the search goes on, so the bar's
+        // length grows as recordings are found.
         let pb = indicatif::ProgressBar::with_draw_target(
-            Some(mine.len() as u64),
+            Some(0),
             indicatif::ProgressDrawTarget::stderr(),
         );
-        if mine.len() > 1 {
-            pb.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{bar:40} {pos}/{len} recordings {elapsed} (eta {eta})",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
-        } else {
-            pb.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-        }
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} recordings (listed so far) {elapsed}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
         let mut io_err: Option<std::io::Error> = None;
-        verify_many(&*target.store, &mine, &opts, jobs, |r| {
-            pb.inc(1);
-            *counts.entry(r.verdict.key().to_string()).or_default() += 1;
-            if chain.is_some() {
-                covered.push(r.recording.clone());
-            }
-            let res = if a.json {
-                line.clear();
-                serde_json::to_writer(&mut line, &r)
-                    .map_err(std::io::Error::other)
-                    .and_then(|_| {
-                        if let Some(c) = &mut chain {
-                            c.push(&line);
-                        }
-                        line.push(b'\n');
-                        out.write_all(&line)
-                    })
-            } else {
-                pb.suspend(|| print_human(&mut out, &r, a.quiet, a.warnings))
-            };
-            if let Err(e) = res {
-                io_err.get_or_insert(e);
-            }
-        });
+        let ran = target.run(
+            a.shard,
+            jobs,
+            &|mine| {
+                if mine {
+                    pb.inc_length(1);
+                }
+            },
+            |d| {
+                let mut r = bsr_verify::verify(&*target.store, d, &opts);
+                if let Some(o) = &original {
+                    bsr_verify::verify::check_against_original(&mut r, target.store.clone(), o);
+                }
+                r
+            },
+            |r| {
+                pb.inc(1);
+                *counts.entry(r.verdict.key().to_string()).or_default() += 1;
+                if chain.is_some() {
+                    covered.push(r.recording.clone());
+                }
+                let res = if a.json {
+                    line.clear();
+                    serde_json::to_writer(&mut line, &r)
+                        .map_err(std::io::Error::other)
+                        .and_then(|_| {
+                            if let Some(c) = &mut chain {
+                                c.push(&line);
+                            }
+                            line.push(b'\n');
+                            out.write_all(&line)
+                        })
+                } else {
+                    pb.suspend(|| print_human(&mut out, &r, a.quiet, a.warnings))
+                };
+                if let Err(e) = res {
+                    io_err.get_or_insert(e);
+                }
+            },
+        );
         pb.finish_and_clear();
         if let Some(e) = io_err {
             return Err(e).context("writing the report");
         }
+        let (mut seen, skipped) = ran.with_context(|| format!("searching {spec}"))?;
+        if !report_unseen(spec, &skipped, seen.count()) {
+            seen.unseen += skipped.len().max(1) as u64;
+        }
+        listing.absorb(&seen);
     }
     covered.sort();
     let shard = a
@@ -383,10 +397,7 @@ fn run_verify(a: VerifyArgs) -> anyhow::Result<i32> {
     } else if total != 1 || a.shard.is_some() {
         let parts: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
         let of = match a.shard {
-            Some(s) => format!(
-                " (shard {s}: {total} of the {} listed)",
-                listing.entries().len()
-            ),
+            Some(s) => format!(" (shard {s}: {total} of the {} listed)", listing.count()),
             None => String::new(),
         };
         writeln!(
@@ -453,20 +464,14 @@ fn run_facts(a: FactsArgs, events: bool) -> anyhow::Result<i32> {
     };
     let mut left_out = 0u64;
     let mut did_not_verify = 0u64;
-    let resolved = resolve_all(&a.targets, &s3, a.shard)?;
-    let unseen = listing_of(&resolved).unseen > 0;
-    for (_, target) in &resolved {
-        let mine: Vec<String> = target
-            .recordings
-            .iter()
-            .filter(|r| a.shard.is_none_or(|s| s.contains(r)))
-            .cloned()
-            .collect();
+    let mut unseen = false;
+    for (spec, target) in &open_all(&a.targets, &s3, a.shard)? {
         let store = target.store.clone();
         let mut err: Option<anyhow::Error> = None;
-        bsr_verify::verify::map_many(
-            &mine,
+        let ran = target.run(
+            a.shard,
             jobs,
+            &|_| {},
             |dir| verify_and_analyze(store.clone(), dir, (!a.no_verify).then_some(&opts)),
             |(facts, evs)| {
                 if err.is_some() {
@@ -545,6 +550,8 @@ fn run_facts(a: FactsArgs, events: bool) -> anyhow::Result<i32> {
         if let Some(e) = err {
             return Err(e);
         }
+        let (seen, skipped) = ran.with_context(|| format!("searching {spec}"))?;
+        unseen |= !report_unseen(spec, &skipped, seen.count());
     }
     out.flush()?;
     Ok(if unseen {

@@ -321,6 +321,72 @@ pub struct Stats {
     pub chunks: u64,
 }
 
+/// What a redacted copy's `REDACTION.json` says, and, with `--original`, what the comparison
+/// with the original found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RedactionReport {
+    /// The original's session recording id.
+    pub original_recording_id: String,
+    /// The original's session id.
+    pub original_session_id: String,
+    /// SHA-256 of the original's session `SHA256SUM.sig`.
+    pub original_signature_sha256: String,
+    /// SHA-256 of the original's session `SHA256SUM`.
+    pub original_checksums_sha256: String,
+    /// Redacted ranges listed.
+    pub redactions: u64,
+    /// Data files with redactions.
+    pub files: u64,
+    /// The rules, as the manifest lists them.
+    pub rules: Vec<bsr_core::format::redaction::Rule>,
+    /// The comparison with the original (`--original`), when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original: Option<OriginalCheck>,
+}
+
+impl RedactionReport {
+    /// The report section of a manifest.
+    pub fn of(m: &bsr_core::format::redaction::RedactionManifest) -> Self {
+        RedactionReport {
+            original_recording_id: m.original.recording_id.clone(),
+            original_session_id: m.original.session_id.clone(),
+            original_signature_sha256: m.original.signature_sha256.clone(),
+            original_checksums_sha256: m.original.checksums_sha256.clone(),
+            redactions: m.count() as u64,
+            files: m.files.len() as u64,
+            rules: m.rules.clone(),
+            original: None,
+        }
+    }
+
+    /// For the summary line: `, redacted copy of sr_… with N redaction(s)`, and how the
+    /// comparison with the original went when there was one.
+    pub fn describe(&self) -> String {
+        let checked = match &self.original {
+            Some(o) if o.identical_outside_redactions => ", identical to it outside them",
+            Some(_) => ", NOT identical to it outside them",
+            None => "",
+        };
+        format!(
+            ", redacted copy of {} with {} redaction(s){checked}",
+            escape_controls(&self.original_recording_id),
+            self.redactions
+        )
+    }
+}
+
+/// The comparison of a redacted copy with its original.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OriginalCheck {
+    /// The original, as given.
+    pub location: String,
+    /// The original's own verdict.
+    pub verdict: Verdict,
+    /// Every byte outside the listed ranges, every chunk's type and time, every request and
+    /// summary equal the original's, and the copy names this original.
+    pub identical_outside_redactions: bool,
+}
+
 /// The report on one recording.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
@@ -344,6 +410,9 @@ pub struct Report {
     pub finished: bool,
     /// Whether it was recovered after a crash (`RECOVERED.json` present and listed).
     pub recovered: bool,
+    /// A redacted copy (`REDACTION.json` present): what it was made from and what was redacted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redaction: Option<RedactionReport>,
     /// The trust chain.
     pub trust: TrustReport,
     /// Problems, errors first.

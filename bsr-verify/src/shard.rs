@@ -109,41 +109,76 @@ pub fn shard_of(id: &str, n: u32) -> u32 {
     (u64::from_be_bytes(b) % u64::from(n.max(1))) as u32
 }
 
-/// What a run saw: every recording of every target (not only its shard's).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a run saw: every recording of every target (not only its shard's), counted and
+/// digested as the listing streams by, with nothing kept per recording.
+///
+/// The digest does not depend on the order the entries came in (a folder's entries arrive in
+/// the file system's order, an object store's in key order): it is SHA-256 over the count and
+/// the sum, modulo 2²⁵⁶, of SHA-256 of each entry. Two runs over the same archive agree on it
+/// however they listed it. Like the report chain, it detects mistakes (another listing, a
+/// recording left out), not a forger who chooses recording names to collide.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Listing {
-    entries: Vec<String>,
+    count: u64,
+    sum: [u64; 4],
     /// Things the search skipped (symbolic links) or targets with no recordings.
     pub unseen: u64,
 }
 
 impl Listing {
-    /// A listing of `entries` (sorted here).
-    pub fn new(mut entries: Vec<String>, unseen: u64) -> Self {
-        entries.sort();
-        Listing { entries, unseen }
+    /// A listing of `entries`.
+    pub fn new<S: AsRef<str>>(entries: impl IntoIterator<Item = S>, unseen: u64) -> Self {
+        let mut l = Listing {
+            unseen,
+            ..Listing::default()
+        };
+        for e in entries {
+            l.add(e.as_ref());
+        }
+        l
     }
-    /// Digest of sorted entries: hex SHA-256 of each entry followed by `\n`.
+    /// Adds one entry (a recording's store path).
+    pub fn add(&mut self, entry: &str) {
+        let h = Sha256::digest(entry.as_bytes());
+        let mut carry = 0u128;
+        for (i, limb) in self.sum.iter_mut().enumerate() {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&h[i * 8..i * 8 + 8]);
+            let v = u128::from(*limb) + u128::from(u64::from_le_bytes(b)) + carry;
+            *limb = v as u64;
+            carry = v >> 64;
+        }
+        self.count += 1;
+    }
+    /// Adds every entry of `other` (a listing of another target of the same run).
+    pub fn absorb(&mut self, other: &Listing) {
+        let mut carry = 0u128;
+        for (limb, o) in self.sum.iter_mut().zip(other.sum) {
+            let v = u128::from(*limb) + u128::from(o) + carry;
+            *limb = v as u64;
+            carry = v >> 64;
+        }
+        self.count += other.count;
+        self.unseen += other.unseen;
+    }
+    /// Number of entries.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+    /// The order-independent digest (hex).
     pub fn digest(&self) -> String {
-        digest_entries(&self.entries)
-    }
-    /// The entries, sorted.
-    pub fn entries(&self) -> &[String] {
-        &self.entries
+        let mut h = Sha256::new();
+        h.update(b"bsr-verify listing v2\n");
+        h.update(self.count.to_le_bytes());
+        for limb in self.sum {
+            h.update(limb.to_le_bytes());
+        }
+        hex::encode(h.finalize())
     }
     /// The `listing` object of the summary.
     pub fn to_json(&self) -> Value {
-        json!({"count": self.entries.len(), "digest": self.digest(), "unseen": self.unseen})
+        json!({"count": self.count, "digest": self.digest(), "unseen": self.unseen})
     }
-}
-
-fn digest_entries<S: AsRef<str>>(sorted: &[S]) -> String {
-    let mut h = Sha256::new();
-    for e in sorted {
-        h.update(e.as_ref().as_bytes());
-        h.update(b"\n");
-    }
-    hex::encode(h.finalize())
 }
 
 /// The options that can change a verdict, as recorded in a report and compared by [`merge`].
@@ -182,13 +217,11 @@ impl Options {
 pub struct Chain(Sha256, [u8; 32]);
 
 impl Chain {
-    /// The chain's start, bound to the shard, the options and the listing.
-    pub fn start(shard: Shard, options_fingerprint: &str, listing_digest: &str) -> Self {
+    /// The chain's start, bound to the shard and the options. The listing, which a streaming
+    /// run knows only at its end, is bound by [`Chain::seal`].
+    pub fn start(shard: Shard, options_fingerprint: &str) -> Self {
         let seed: [u8; 32] = Sha256::digest(
-            format!(
-                "bsr-verify shard chain v1\n{shard}\n{options_fingerprint}\n{listing_digest}\n"
-            )
-            .as_bytes(),
+            format!("bsr-verify shard chain v2\n{shard}\n{options_fingerprint}\n").as_bytes(),
         )
         .into();
         Chain(Sha256::new(), seed)
@@ -201,9 +234,13 @@ impl Chain {
         self.1 = h.finalize_reset().into();
         self.0 = h;
     }
-    /// The chain value so far (hex).
-    pub fn hex(&self) -> String {
-        hex::encode(self.1)
+    /// The chain's final value (hex), bound to the listing the run saw.
+    pub fn seal(&self, listing_digest: &str) -> String {
+        let mut h = Sha256::new();
+        h.update(self.1);
+        h.update(b"listing ");
+        h.update(listing_digest.as_bytes());
+        hex::encode(h.finalize())
     }
 }
 
@@ -238,14 +275,14 @@ pub fn summary(
         "schema": SUMMARY_SCHEMA,
         "recordings": total,
         "verdicts": counts,
-        "exit_code": exit_code(counts, listing.entries.len() as u64, listing.unseen),
+        "exit_code": exit_code(counts, listing.count, listing.unseen),
         "options": options.to_json(),
         "listing": listing.to_json(),
     });
     if let (Some((s, covered, chain)), Value::Object(o)) = (shard, &mut v) {
         o.insert(
             "shard".into(),
-            json!({"k": s.k, "n": s.n, "covered": covered, "chain": chain.hex()}),
+            json!({"k": s.k, "n": s.n, "covered": covered, "chain": chain.seal(&listing.digest())}),
         );
     }
     v
@@ -345,7 +382,7 @@ fn parse_report(file: &str, text: &str) -> Result<Parsed, MergeError> {
             "the options do not match their fingerprint (edited?)".into()
         ));
     }
-    let mut chain = Chain::start(shard, fp, ld);
+    let mut chain = Chain::start(shard, fp);
     let mut counts = BTreeMap::<String, u64>::new();
     let mut seen = BTreeSet::<String>::new();
     for (i, line) in reports.iter().enumerate() {
@@ -380,7 +417,7 @@ fn parse_report(file: &str, text: &str) -> Result<Parsed, MergeError> {
         }
         *counts.entry(verdict.to_string()).or_default() += 1;
     }
-    if sh.get("chain").and_then(Value::as_str) != Some(chain.hex().as_str()) {
+    if sh.get("chain").and_then(Value::as_str) != Some(chain.seal(ld).as_str()) {
         return Err(bad("the chain over the report lines does not match the summary: a line was changed, added or removed (or the summary was)".into()));
     }
     let covered: Vec<String> = sh
@@ -503,7 +540,7 @@ pub fn merge(reports: &[(String, String)]) -> Result<Value, MergeError> {
     let count = first.listing.get("count").and_then(Value::as_u64);
     if count != Some(keys.len() as u64)
         || first.listing.get("digest").and_then(Value::as_str)
-            != Some(digest_entries(&keys).as_str())
+            != Some(Listing::new(&keys, 0).digest().as_str())
     {
         return Err(MergeError::Inconsistent(format!(
             "the shards together covered {} recording(s), which are not the listing they saw ({}): a recording was left out",
@@ -524,4 +561,30 @@ pub fn merge(reports: &[(String, String)]) -> Result<Value, MergeError> {
         "options": first.options,
         "listing": first.listing,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listing_digest_ignores_order_and_adds_up() {
+        let names: Vec<String> = (0..50).map(|i| format!("d{}/sr_{i}.bsr", i % 3)).collect();
+        let mut rev = names.clone();
+        rev.reverse();
+        let a = Listing::new(&names, 0);
+        assert_eq!(a.digest(), Listing::new(&rev, 0).digest());
+        assert_eq!(a.count(), 50);
+        let mut parts = Listing::new(&names[..20], 0);
+        parts.absorb(&Listing::new(&names[20..], 0));
+        assert_eq!(parts, a);
+        // One entry more, less or different gives another digest.
+        assert_ne!(Listing::new(&names[1..], 0).digest(), a.digest());
+        let mut other = names.clone();
+        other[7] = "d1/sr_x.bsr".into();
+        assert_ne!(Listing::new(&other, 0).digest(), a.digest());
+        let mut twice = names.clone();
+        twice.push(names[0].clone());
+        assert_ne!(Listing::new(&twice, 0).digest(), a.digest());
+    }
 }

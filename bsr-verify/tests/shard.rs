@@ -381,15 +381,12 @@ fn merge_refuses_missing_duplicated_inconsistent_and_tampered_shards() {
             k: victim_k as u32,
             n: N,
         };
-        let mut c = bsr_verify::shard::Chain::start(
-            shard,
-            s["options"]["fingerprint"].as_str().unwrap(),
-            s["listing"]["digest"].as_str().unwrap(),
-        );
+        let mut c =
+            bsr_verify::shard::Chain::start(shard, s["options"]["fingerprint"].as_str().unwrap());
         for l in &ls {
             c.push(l.as_bytes());
         }
-        s["shard"]["chain"] = c.hex().into();
+        s["shard"]["chain"] = c.seal(s["listing"]["digest"].as_str().unwrap()).into();
         ls.push(s.to_string());
         ls
     });

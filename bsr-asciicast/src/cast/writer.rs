@@ -236,6 +236,16 @@ impl<W: Write> CastWriter<W> {
         Ok(())
     }
 
+    /// Writes out what is buffered and flushes the inner writer (live output: one call per
+    /// event makes each event visible as it happens).
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.flush_buf()?;
+        match self.w.as_mut() {
+            Some(w) => w.flush(),
+            None => Ok(()),
+        }
+    }
+
     /// Writes out what is buffered, flushes the inner writer and returns it.
     pub fn finish(mut self) -> std::io::Result<W> {
         self.flush_buf()?;

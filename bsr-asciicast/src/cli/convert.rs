@@ -65,6 +65,8 @@ pub struct ConvertArgs {
     #[arg(short, long)]
     quiet: bool,
     #[command(flatten)]
+    follow: super::follow::FollowArgs,
+    #[command(flatten)]
     gate: GateArgs,
 }
 
@@ -181,6 +183,14 @@ fn write_cast(
 
 /// Runs `convert`; returns the exit code.
 pub fn run(a: ConvertArgs) -> anyhow::Result<i32> {
+    if a.follow.follow {
+        let Some(rec) = &a.recording else {
+            anyhow::bail!("--follow needs a recording folder");
+        };
+        let sel = (a.connection.clone(), a.channel.clone());
+        let out = (a.output.as_deref(), a.max_output, a.quiet, a.format == "v3");
+        return super::follow::run(&a.follow, rec, sel, out);
+    }
     let opts = ConvertOptions {
         format: if a.format == "v3" {
             Format::V3

@@ -2,8 +2,10 @@
 //! dispatches.
 
 pub mod convert;
+pub mod follow;
 pub mod html;
 pub mod import;
+pub mod redact;
 pub mod search_index;
 pub mod views;
 

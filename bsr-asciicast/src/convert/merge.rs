@@ -70,9 +70,7 @@ pub(super) fn open_output(
     files: &ChannelFiles,
 ) -> Result<Output<Box<dyn Read + Send + '_>>, ConvertError> {
     let path = files.messages_outbound.clone();
-    let mut stream = ChunkStream::new(files.store.open(&path)?, &files.store.describe(&path))
-        .with_sha256()
-        .with_structure(StreamKind::Messages);
+    let mut stream = files.stream(&path, StreamKind::Messages)?;
     // The structure rules make the first chunk a HEAD, and the only one.
     let head = match stream.next_chunk()? {
         Some(c) => c.time,
@@ -119,9 +117,7 @@ fn open_inbound(
     let (Some(p), true) = (&files.messages_inbound, input) else {
         return Ok(None);
     };
-    let mut stream = ChunkStream::new(files.store.open(p)?, &files.store.describe(p))
-        .with_sha256()
-        .with_structure(StreamKind::Messages);
+    let mut stream = files.stream(p, StreamKind::Messages)?;
     if stream.next_chunk()?.is_none() {
         return Err(ConvertError::Malformed(format!("{p}: no HEAD chunk")));
     }

@@ -14,6 +14,7 @@
 //! * every request is analysed in the report; nothing is dropped silently;
 //! * options add `i` (input), `r` (resize) and `m` (marker) events, and v3 output with `x`.
 
+pub mod follow;
 mod header;
 mod merge;
 mod program;

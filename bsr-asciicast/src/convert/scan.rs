@@ -41,10 +41,7 @@ fn scan_requests(
     checksums: &BTreeMap<String, [u8; 32]>,
 ) -> Result<Scan, ConvertError> {
     let mut out = Scan::default();
-    let reader = store.open(path)?;
-    let mut s = ChunkStream::new(reader, &store.describe(path))
-        .with_sha256()
-        .with_structure(StreamKind::Requests);
+    let mut s = super::select::open_stream(store, checksums, path, StreamKind::Requests)?;
     while let Some(c) = s.next_chunk()? {
         if out.reqs.len() >= MAX_REQUESTS {
             return Err(ConvertError::Malformed(format!(

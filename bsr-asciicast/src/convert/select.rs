@@ -3,7 +3,8 @@
 use crate::error::ConvertError;
 use crate::human::escape;
 use bsr_core::format::{self, Direction};
-use bsr_core::read::{ChannelRecording, Recording};
+use bsr_core::read::structure::StreamKind;
+use bsr_core::read::{ChannelRecording, ChunkStream, Recording};
 use bsr_core::store::{ReadStore, join};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -67,6 +68,35 @@ impl ChannelFiles {
             store,
         })
     }
+}
+
+impl ChannelFiles {
+    /// Opens one of the channel's files as a chunk stream under the structure rules of `kind`,
+    /// hashing it (SHA-256) only when a digest is expected for it: pinned by the gate, or from
+    /// `SHA256SUM` for raw files. `--unverified` expects none, so nothing is hashed (as its
+    /// warning says, no checksum was checked); the CRC of every chunk is checked either way.
+    pub fn stream(
+        &self,
+        path: &str,
+        kind: StreamKind,
+    ) -> Result<ChunkStream<Box<dyn std::io::Read + Send + '_>>, bsr_core::Error> {
+        open_stream(&*self.store, &self.checksums, path, kind)
+    }
+}
+
+/// [`ChannelFiles::stream`] for a store and digests given apart.
+pub fn open_stream<'a>(
+    store: &'a dyn ReadStore,
+    checksums: &BTreeMap<String, [u8; 32]>,
+    path: &str,
+    kind: StreamKind,
+) -> Result<ChunkStream<Box<dyn std::io::Read + Send + 'a>>, bsr_core::Error> {
+    let s = ChunkStream::new(store.open(path)?, &store.describe(path)).with_structure(kind);
+    Ok(if checksums.contains_key(path) {
+        s.with_sha256()
+    } else {
+        s
+    })
 }
 
 /// Picks the channel to convert: the given ids, or the only shell/exec channel. When the

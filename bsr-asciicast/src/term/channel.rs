@@ -110,9 +110,7 @@ impl<'f> Replay<'f> {
         let (mut cols, mut rows, mut pty) = (80u32, 24u32, false);
         let mut resizes = Vec::new();
         if let Some(p) = &files.requests_inbound {
-            let mut s = ChunkStream::new(store.open(p)?, &store.describe(p))
-                .with_sha256()
-                .with_structure(StreamKind::Requests);
+            let mut s = files.stream(p, StreamKind::Requests)?;
             while let Some(c) = s.next_chunk()? {
                 let Decoded::Request(req) = decode_chunk_payload(&c, false)? else {
                     continue;
@@ -214,16 +212,11 @@ impl<'f> Replay<'f> {
     where
         F: FnMut(Timestamp, Event<'_>) -> Result<(), TextError>,
     {
-        let store = &*self.files.store;
         let mpath = self.files.messages_outbound.clone();
-        let mut ms = ChunkStream::new(store.open(&mpath)?, &store.describe(&mpath))
-            .with_sha256()
-            .with_structure(StreamKind::Messages);
+        let mut ms = self.files.stream(&mpath, StreamKind::Messages)?;
         let mut inbound = match (&self.files.messages_inbound, input) {
             (Some(p), true) => Some(Inbound {
-                s: ChunkStream::new(store.open(p)?, &store.describe(p))
-                    .with_sha256()
-                    .with_structure(StreamKind::Messages),
+                s: self.files.stream(p, StreamKind::Messages)?,
                 path: p.clone(),
                 dec: Utf8Stream::new(),
                 next: None,

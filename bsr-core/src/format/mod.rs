@@ -10,6 +10,7 @@ pub mod checksum;
 pub mod chunk;
 pub mod meta;
 pub mod pb;
+pub mod redaction;
 mod time;
 
 pub use chunk::{Compression, Header};
@@ -104,6 +105,9 @@ pub const PUB_KEY_BSR_SIG_FILE: &str = "pubKeyBsrSignature.sign";
 pub const RECORDER_ATTESTATION_FILE: &str = "recorderAttestation.sign";
 /// Our recovery marker, written by recovery into the session container and listed in `SHA256SUM`.
 pub const RECOVERY_MARKER_FILE: &str = "RECOVERED.json";
+/// Our redaction manifest ([`redaction`]), written into the session container of a redacted
+/// copy and listed in its `SHA256SUM`.
+pub const REDACTION_FILE: &str = "REDACTION.json";
 
 /// The five key files of a session container, in the order our writer closes them.
 pub const KEY_FILES: [&str; 5] = [

@@ -37,6 +37,7 @@
 
 pub mod chunk;
 pub mod decoder;
+pub mod follow;
 mod stream;
 pub mod structure;
 

@@ -118,7 +118,7 @@ pub(crate) fn file_kind(ft: &std::fs::FileType) -> &'static str {
 }
 
 impl ReadStore for FsStore {
-    fn list(&self, dir: &str) -> Result<Vec<DirEntry>> {
+    fn list_each(&self, dir: &str, each: &mut dyn FnMut(DirEntry) -> Result<()>) -> Result<()> {
         let p = self.resolve(dir)?;
         let meta =
             std::fs::symlink_metadata(&p).map_err(|e| Error::io(p.display().to_string(), e))?;
@@ -128,7 +128,6 @@ impl ReadStore for FsStore {
                 kind: "symbolic link (not followed)",
             });
         }
-        let mut out = Vec::new();
         for e in std::fs::read_dir(&p).map_err(|e| Error::io(p.display().to_string(), e))? {
             let e = e.map_err(|e| Error::io(p.display().to_string(), e))?;
             let ft = e
@@ -148,12 +147,21 @@ impl ReadStore for FsStore {
             } else {
                 0
             };
-            out.push(DirEntry {
+            each(DirEntry {
                 name: e.file_name().to_string_lossy().into_owned(),
                 kind,
                 size,
-            });
+            })?;
         }
+        Ok(())
+    }
+
+    fn list(&self, dir: &str) -> Result<Vec<DirEntry>> {
+        let mut out = Vec::new();
+        self.list_each(dir, &mut |e| {
+            out.push(e);
+            Ok(())
+        })?;
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }

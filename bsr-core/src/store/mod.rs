@@ -45,6 +45,17 @@ pub struct DirEntry {
 pub trait ReadStore: Send + Sync + std::fmt::Debug {
     /// Entries directly below `dir` (`""` is the root), sorted by name.
     fn list(&self, dir: &str) -> Result<Vec<DirEntry>>;
+    /// Entries directly below `dir`, handed to `each` as they arrive, in the store's own order
+    /// (not sorted): a local folder's entries one by one, an object store's one page at a time,
+    /// so that a caller walking a large archive can start on the first entries before the last
+    /// are listed, holding no more than a page. An error from `each` ends the listing and is
+    /// returned. The default lists everything with [`ReadStore::list`] first.
+    fn list_each(&self, dir: &str, each: &mut dyn FnMut(DirEntry) -> Result<()>) -> Result<()> {
+        for e in self.list(dir)? {
+            each(e)?;
+        }
+        Ok(())
+    }
     /// Opens `path` for sequential reading.
     fn open(&self, path: &str) -> Result<Box<dyn Read + Send + '_>>;
     /// Size of the file at `path`.
@@ -178,6 +189,7 @@ mod mem;
 pub mod s3;
 
 pub use fs::FsStore;
+pub(crate) use fs::file_kind;
 pub use mem::MemStore;
 
 #[cfg(test)]

@@ -71,6 +71,41 @@ impl ChannelWriter {
         Ok(())
     }
 
+    /// Appends one chunk of another recording as it was: `DATA` (never split, counted like
+    /// [`Self::write_data`]) to `messages-<dir>.data`, a request chunk (its payload must decode
+    /// as that request) to `requests-<dir>.data`. For tools that copy a recording chunk by
+    /// chunk and must keep every chunk's index, time and payload (redaction).
+    pub fn copy_chunk(
+        &mut self,
+        dir: Direction,
+        time: Timestamp,
+        chunk_type: [u8; 4],
+        data: &[u8],
+    ) -> Result<()> {
+        super::check_time(time, "chunk time")?;
+        if chunk_type == crate::format::CHUNK_DATA {
+            self.messages[idx(dir)].copy(time, chunk_type, data)?;
+            let len = data.len() as u64;
+            match dir {
+                Direction::Inbound => {
+                    self.bytes_up += len;
+                    self.conn_up.fetch_add(len, Ordering::Relaxed);
+                }
+                Direction::Outbound => {
+                    self.bytes_down += len;
+                    self.conn_down.fetch_add(len, Ordering::Relaxed);
+                }
+            }
+            return Ok(());
+        }
+        let req = Request::decode(chunk_type, data)?;
+        self.requests[idx(dir)].copy(time, chunk_type, data)?;
+        if self.program.is_none() {
+            self.program = SessionProgram::of(&req);
+        }
+        Ok(())
+    }
+
     /// Records that the channel open failed (summary `OpenFailure`).
     pub fn set_open_failure(&mut self, reason: u32, message: &str) {
         self.open_failure = Some((reason, message.to_string()));

@@ -95,6 +95,25 @@ impl ConnectionWriter {
         }
     }
 
+    /// Appends a request chunk of another recording with its payload as it was (it must
+    /// decode as that request); see [`ChannelWriter::copy_chunk`].
+    pub fn copy_request(
+        &self,
+        dir: Direction,
+        time: Timestamp,
+        chunk_type: [u8; 4],
+        payload: &[u8],
+    ) -> Result<()> {
+        super::check_time(time, "request time")?;
+        Request::decode(chunk_type, payload)?;
+        let mut files = lock(&self.files);
+        let i = if dir == Direction::Inbound { 0 } else { 1 };
+        match files.get_mut(i) {
+            Some(f) => f.copy(time, chunk_type, payload),
+            None => Err(Error::Usage("connection is finished".into())),
+        }
+    }
+
     /// Records an error message in the connection summary's `Errors`.
     pub fn record_error(&self, message: &str) {
         lock(&self.errors).push(message.to_string());

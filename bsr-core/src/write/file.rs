@@ -118,6 +118,22 @@ impl ChunkFile {
         Ok(n)
     }
 
+    /// Appends one chunk with `data` as it is (compressed per the file's compression), never
+    /// split: a copy keeps the original's chunks one for one.
+    pub(super) fn copy(&mut self, time: Timestamp, chunk_type: [u8; 4], data: &[u8]) -> Result<()> {
+        self.check_open()?;
+        self.encoder.chunk(
+            &mut self.buf,
+            PROTOCOL_SSH,
+            chunk_type,
+            self.direction,
+            time,
+            data,
+        )?;
+        self.chunks += 1;
+        self.maybe_flush()
+    }
+
     pub(super) fn request(&mut self, time: Timestamp, req: &Request) -> Result<()> {
         self.check_open()?;
         let payload = req.encode();

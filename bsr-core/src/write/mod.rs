@@ -275,6 +275,18 @@ impl SessionWriter {
         res
     }
 
+    /// Writes the redaction manifest of a redacted copy (`REDACTION.json`, listed in the
+    /// session's `SHA256SUM`, so the session signature covers it).
+    pub fn write_redaction_manifest(
+        &self,
+        manifest: &crate::format::redaction::RedactionManifest,
+    ) -> Result<()> {
+        let bytes = manifest.to_bytes()?;
+        let c = &self.shared.container;
+        c.check_usable(&lock(&c.state))?;
+        c.write_file(format::REDACTION_FILE, &bytes)
+    }
+
     /// Records an error message in the session summary's `Errors`.
     pub fn record_error(&self, message: &str) {
         lock(&self.errors).push(message.to_string());

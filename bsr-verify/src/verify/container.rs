@@ -31,6 +31,8 @@ pub(super) struct Files {
     pub child_dirs: Vec<String>,
     pub meta: Option<Vec<u8>>,
     pub summary: Option<Vec<u8>>,
+    /// The session's `REDACTION.json`.
+    pub redaction: Option<Vec<u8>>,
 }
 
 /// Checks one container and, recursively, its children. Returns the id from its meta.
@@ -59,6 +61,9 @@ pub(super) fn check_container(cx: &mut Ctx, at: &Place, entries: &[DirEntry]) ->
     let (signed, listed) = read_checksums(cx, at.dir, sig_present);
     let mut files = check_files(cx, at, entries, &listed, unsigned);
     check_listed_present(cx, at.dir, &names, &listed, &mut files.reports);
+    if let Some(b) = files.redaction.take() {
+        super::redaction::load(cx, at.dir, b);
+    }
     let meta = super::tree::check_meta(cx, at, files.meta.take(), &names, unsigned);
     super::tree::check_declared(cx, at, &meta, &names, &files.reports, unsigned);
     let child_summaries = super::tree::check_children(cx, at, &meta, &names, &files, unsigned);
@@ -268,6 +273,8 @@ fn read_small_file(
                 out.meta = Some(b);
             } else if name == kind.summary_file() {
                 out.summary = Some(b);
+            } else if kind == ContainerKind::Session && name == format::REDACTION_FILE {
+                out.redaction = Some(b);
             }
             Some(d)
         }

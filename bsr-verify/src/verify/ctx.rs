@@ -42,6 +42,8 @@ pub(super) struct Ctx<'a> {
     pub seen: Seen,
     /// Keep the decoded requests in `seen` (for facts and events).
     pub keep_requests: bool,
+    /// The manifest of a redacted copy, once read.
+    pub redaction: Option<super::redaction::State>,
 }
 
 /// The class of a core error.
@@ -173,6 +175,7 @@ impl<'a> Ctx<'a> {
             sig_checked: false,
             seen: Seen::default(),
             keep_requests: false,
+            redaction: None,
         }
     }
 

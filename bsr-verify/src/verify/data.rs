@@ -216,10 +216,19 @@ pub(super) fn scan_data(cx: &mut Ctx, path: &str, name: &str, unsigned: bool) ->
     if cx.keep_requests && StreamKind::of_file(name) == StreamKind::Requests {
         sc.requests = Some(Vec::new());
     }
+    let mut ranges = super::redaction::ranges_for(cx, path);
     let mut fatal: Option<CoreError> = None;
     loop {
         match s.next_chunk() {
-            Ok(Some(c)) => sc.chunk(&c),
+            Ok(Some(c)) => {
+                sc.chunk(&c);
+                if let Some(rc) = ranges.as_mut()
+                    && c.is_data()
+                    && let Ok(d) = c.data()
+                {
+                    rc.data(path, &c, &d, &mut sc.problems);
+                }
+            }
             Ok(None) => break,
             Err(e) => {
                 fatal = Some(e);
@@ -232,6 +241,9 @@ pub(super) fn scan_data(cx: &mut Ctx, path: &str, name: &str, unsigned: bool) ->
         cx.core_err("chunk", path, e, unsigned);
     }
     sc.end(fatal.is_some(), unsigned, s.offset());
+    if let Some(rc) = ranges.filter(|_| fatal.is_none()) {
+        rc.end(path, &mut sc.problems);
+    }
     cx.problems.append(&mut sc.problems);
     if let Some(reqs) = sc.requests.take()
         && fatal.is_none()

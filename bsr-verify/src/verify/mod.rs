@@ -25,14 +25,17 @@
 mod container;
 mod ctx;
 mod data;
+mod original;
 mod pool;
+mod redaction;
 mod summary;
 mod tree;
 mod trust;
 mod verdict;
 
 pub use ctx::Seen;
-pub use pool::{map_many, verify_many};
+pub use original::{OriginalRef, check_against_original};
+pub use pool::{map_iter, map_many, verify_many};
 pub use trust::Trust;
 
 use crate::report::*;
@@ -127,6 +130,7 @@ fn run(store: &dyn ReadStore, dir: &str, opts: &VerifyOptions, keep: bool) -> (R
         }
     }
     check_head_ids(&mut cx, dir);
+    let redaction = redaction::finish(&mut cx);
     if cx.sig_checked {
         trust.checksum_signatures = if cx.sig_ok {
             Check::Passed
@@ -160,6 +164,7 @@ fn run(store: &dyn ReadStore, dir: &str, opts: &VerifyOptions, keep: bool) -> (R
         exit_code: verdict.exit_code(),
         finished,
         recovered,
+        redaction,
         trust,
         problems,
         containers: cx.containers,

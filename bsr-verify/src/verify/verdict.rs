@@ -11,7 +11,7 @@ fn has(problems: &[Problem], f: impl Fn(Class) -> bool) -> bool {
 
 /// The verdict: anything changed or malformed is invalid; then a key that does not match a
 /// given anchor; then read errors; then an unfinished recording; then authenticity.
-pub(super) fn decide(problems: &[Problem], finished: bool, trust: &TrustReport) -> Verdict {
+pub(crate) fn decide(problems: &[Problem], finished: bool, trust: &TrustReport) -> Verdict {
     if has(problems, |c| {
         matches!(
             c,

@@ -337,45 +337,24 @@ impl S3Store {
         Ok(resp)
     }
 
-    /// Lists everything below `dir` (one level), following continuation tokens.
-    fn list_raw(&self, dir: &str) -> Result<Vec<DirEntry>, S3Error> {
+    /// Lists everything below `dir` (one level), following continuation tokens, handing each
+    /// page's entries to `each` before the next page is fetched (objects first, then common
+    /// prefixes, each in the server's order). An error from `each` ends the listing.
+    fn list_pages(
+        &self,
+        dir: &str,
+        each: &mut dyn FnMut(DirEntry) -> crate::error::Result<()>,
+    ) -> crate::error::Result<()> {
         let mut prefix = self.key(dir);
         if !prefix.is_empty() {
             prefix.push('/');
         }
-        let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let mut a = self.bucket.list_objects_v2(Some(&self.creds));
-            a.with_prefix(prefix.as_str());
-            a.with_delimiter("/");
-            a.with_max_keys(self.max_keys);
-            if let Some(t) = &token {
-                a.with_continuation_token(t.as_str());
-            }
-            let url = a.sign(SIGN_FOR);
-            let resp = self
-                .agent
-                .get(url.as_str())
-                .call()
-                .map_err(|e| self.transport(&prefix, e))?;
-            if !resp.status().is_success() {
-                return Err(self.http_err(&prefix, resp));
-            }
-            let mut text = String::new();
-            resp.into_body()
-                .into_with_config()
-                .limit(MAX_XML)
-                .reader()
-                .read_to_string(&mut text)
-                .map_err(|e| self.transport(&prefix, e))?;
-            let parsed = rusty_s3::actions::ListObjectsV2::parse_response(&text).map_err(|e| {
-                S3Error::Xml {
-                    key: prefix.clone(),
-                    message: e.to_string(),
-                }
-            })?;
-            for c in parsed.contents {
+            let page = self
+                .list_page(&prefix, token.as_deref())
+                .map_err(|e| self.to_core(dir, e))?;
+            for c in page.contents {
                 let Some(name) = c.key.strip_prefix(&prefix) else {
                     continue;
                 };
@@ -383,37 +362,72 @@ impl S3Store {
                     continue;
                 }
                 let size = c.size.unwrap_or(0);
-                out.push(DirEntry {
+                {
+                    let mut sizes = self.sizes.lock().unwrap_or_else(|p| p.into_inner());
+                    if sizes.len() > 100_000 {
+                        sizes.clear();
+                    }
+                    sizes.insert(c.key.clone(), size);
+                }
+                each(DirEntry {
                     name: name.to_string(),
                     kind: EntryKind::File,
                     size,
-                });
-                let mut sizes = self.sizes.lock().unwrap_or_else(|p| p.into_inner());
-                if sizes.len() > 100_000 {
-                    sizes.clear();
-                }
-                sizes.insert(c.key.clone(), size);
+                })?;
             }
-            for p in parsed.common_prefixes {
+            for p in page.common_prefixes {
                 let Some(name) = p.prefix.strip_prefix(&prefix) else {
                     continue;
                 };
                 let name = name.trim_end_matches('/');
                 if !name.is_empty() && !name.contains('/') {
-                    out.push(DirEntry {
+                    each(DirEntry {
                         name: name.to_string(),
                         kind: EntryKind::Dir,
                         size: 0,
-                    });
+                    })?;
                 }
             }
-            match parsed.next_continuation_token {
+            match page.next_continuation_token {
                 Some(t) if !t.is_empty() => token = Some(t),
-                _ => break,
+                _ => return Ok(()),
             }
         }
-        out.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(out)
+    }
+
+    /// One `ListObjectsV2` page below `prefix` (ending in `/`, or empty for the root).
+    fn list_page(
+        &self,
+        prefix: &str,
+        token: Option<&str>,
+    ) -> Result<rusty_s3::actions::list_objects_v2::ListObjectsV2Response, S3Error> {
+        let mut a = self.bucket.list_objects_v2(Some(&self.creds));
+        a.with_prefix(prefix);
+        a.with_delimiter("/");
+        a.with_max_keys(self.max_keys);
+        if let Some(t) = token {
+            a.with_continuation_token(t);
+        }
+        let url = a.sign(SIGN_FOR);
+        let resp = self
+            .agent
+            .get(url.as_str())
+            .call()
+            .map_err(|e| self.transport(prefix, e))?;
+        if !resp.status().is_success() {
+            return Err(self.http_err(prefix, resp));
+        }
+        let mut text = String::new();
+        resp.into_body()
+            .into_with_config()
+            .limit(MAX_XML)
+            .reader()
+            .read_to_string(&mut text)
+            .map_err(|e| self.transport(prefix, e))?;
+        rusty_s3::actions::ListObjectsV2::parse_response(&text).map_err(|e| S3Error::Xml {
+            key: prefix.to_string(),
+            message: e.to_string(),
+        })
     }
 
     /// Uploads an object with its SHA-256 as `x-amz-checksum-sha256`.

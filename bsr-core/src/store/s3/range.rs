@@ -77,8 +77,22 @@ impl Read for RangeReader<'_> {
 
 impl ReadStore for S3Store {
     fn list(&self, dir: &str) -> CoreResult<Vec<DirEntry>> {
+        let mut out = Vec::new();
+        self.list_each(dir, &mut |e| {
+            out.push(e);
+            Ok(())
+        })?;
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    fn list_each(
+        &self,
+        dir: &str,
+        each: &mut dyn FnMut(DirEntry) -> CoreResult<()>,
+    ) -> CoreResult<()> {
         check_path(dir)?;
-        self.list_raw(dir).map_err(|e| self.to_core(dir, e))
+        self.list_pages(dir, each)
     }
 
     fn open(&self, path: &str) -> CoreResult<Box<dyn Read + Send + '_>> {

@@ -84,10 +84,10 @@ containers = [d for d, _, _ in os.walk(big_rec) if d.endswith((".bsr", ".connect
 sha256sum_c = "; ".join(f"(cd '{d}' && sha256sum --quiet -c SHA256SUM)" for d in containers)
 
 rows = []
-def row(label, a_name, a, b_name, b, nbytes, cmd_a, cmd_b, unit="GB/s", count=None):
+def row(label, a_name, a, b_name, b, nbytes, cmd_a, cmd_b, unit="GB/s", count=None, per=1e6):
     ma, mb = statistics.median(a), statistics.median(b)
-    ta = (nbytes / ma / 1e9) if nbytes else (count / ma / 1e6)
-    tb = (nbytes / mb / 1e9) if nbytes else (count / mb / 1e6)
+    ta = (nbytes / ma / 1e9) if nbytes else (count / ma / per)
+    tb = (nbytes / mb / 1e9) if nbytes else (count / mb / per)
     rows.append((label, a_name, ma, ta, b_name, mb, tb, mb / ma, unit, cmd_a, cmd_b))
     print(f"{label}: {a_name} {ma:.3f}s ({ta:.2f} {unit}) vs {b_name} {mb:.3f}s ({tb:.2f} {unit}); A is {mb/ma:.2f}x B", flush=True)
 
@@ -198,6 +198,39 @@ r = alternate([
 ])
 row(f"search by scan, {MANY} recordings", "-j 2", r["j2"], "-j 1", r["j1"], many_bytes,
     f"bsr-asciicast search -j 2 no-such-text-zz {OUT}/many", f"bsr-asciicast search -j 1 no-such-text-zz {OUT}/many")
+# The search index (issues 15, 18): SMALL small shell recordings (about 1 KiB of text each,
+# written without fsync, about 1 MiB of text in all), indexed with `bsr-asciicast index -j 2`, then queried. B is always the
+# scan of the same recordings.
+SMALL = 200 if smoke else 10000
+sh([PERF, "gen-small", f"{OUT}/small", str(SMALL)])
+# Not warm()ed: an fsync per file of 240,000 small files takes minutes; they are just written,
+# so in the page cache already.
+IX = f"{OUT}/small-index"
+def build_index():
+    shutil.rmtree(IX, ignore_errors=True)
+    return wall([CONVERT, "index", "-j", "2", IX, f"{OUT}/small"])
+r = alternate([
+    ("build", build_index),
+    ("scan", lambda: wall([CONVERT, "search", "-j", "2", "token-000042", f"{OUT}/small"])),
+])
+scan = r["scan"]
+scan_cmd = f"bsr-asciicast search -j 2 token-000042 {OUT}/small"
+row(f"search index build, {SMALL} small recordings (verify, text, index)", "bsr-asciicast index -j 2", r["build"], "search by scan -j 2", scan, 0,
+    f"bsr-asciicast index -j 2 {IX} {OUT}/small", scan_cmd, unit="k recordings/s", count=SMALL, per=1e3)
+r = alternate([
+    ("q", lambda: internal(["index-query", IX, "token-000042", "21"])),
+    ("cli", lambda: wall([CONVERT, "search", "--index", IX, "token-000042"])),
+    ("upd", lambda: wall([CONVERT, "search", "--index", IX, "token-000042", f"{OUT}/small"])),
+    ("open", lambda: internal(["index-query", IX, r"\w{3}-\d{3}", "3", "--regex"])),
+])
+row(f"search --index query, {SMALL} recordings (median of 21 in one process)", "index query", r["q"], "search by scan -j 2", scan, 0,
+    f"bsr-perf index-query {IX} token-000042 21", scan_cmd, unit="queries/s", count=1, per=1)
+row(f"search --index query, {SMALL} recordings (the command: start, open, query)", "search --index", r["cli"], "search by scan -j 2", scan, 0,
+    f"bsr-asciicast search --index {IX} token-000042", scan_cmd, unit="queries/s", count=1, per=1)
+row(f"search --index with targets, {SMALL} unchanged recordings (reads each SHA256SUM.sig, then queries)", "search --index DIR … TARGET", r["upd"], "search by scan -j 2", scan, 0,
+    f"bsr-asciicast search --index {IX} token-000042 {OUT}/small", scan_cmd, unit="queries/s", count=1, per=1)
+row(f"search --index query that cannot be narrowed, {SMALL} recordings (every line confirmed)", "index query", r["open"], "search by scan -j 2", scan, 0,
+    f"bsr-perf index-query {IX} '\\w{{3}}-\\d{{3}}' 3 --regex", scan_cmd, unit="queries/s", count=1, per=1)
 # Follow mode: writer sync() → follower event, one run of FOLLOW_N synced chunks per mode.
 FOLLOW_N = 50 if smoke else 400
 follow = {}
@@ -209,6 +242,7 @@ mem = {
     "bsr-asciicast text (1 GiB channel)": rss(["bash", "-c", f"exec '{CONVERT}' text '{big_rec}' > /dev/null"]),
     "bsr-verify -j 1 (1 GiB recording)": rss([VERIFY, "-q", "-j", "1", big_rec]),
     "bsr-asciicast convert (1 GiB channel)": rss(["bash", "-c", f"exec '{CONVERT}' convert -q --max-output 1T -o '{OUT}/rss.cast' '{big_rec}'"]),
+    f"bsr-asciicast index -j 2 ({SMALL} small recordings, from scratch)": rss(["bash", "-c", f"rm -rf '{IX}' && exec '{CONVERT}' index -j 2 '{IX}' '{OUT}/small'"]),
 }
 if big:
     huge = f"{OUT}/huge/sr_huge.bsr"
@@ -249,6 +283,8 @@ try:
     flags = ", ".join(f for f in ("sha_ni", "pclmulqdq", "avx2", "avx512f") if f in fl)
 except Exception:
     pass
+def secs(x):
+    return f"{x * 1000:.2f} ms" if x < 0.01 else f"{x:.3f} s"
 lines = [
     "# Performance",
     "",
@@ -260,7 +296,7 @@ lines = [
     "| --- | --- | --- | --- | --- | --- | --- | --- |",
 ]
 for (label, an, ma, ta, bn, mb, tb, ratio, unit, ca, cb) in rows:
-    lines.append(f"| {label} | {an} | {ma:.3f} s | {ta:.2f} {unit} | {bn} | {mb:.3f} s | {tb:.2f} {unit} | {ratio:.2f}× |")
+    lines.append(f"| {label} | {an} | {secs(ma)} | {ta:.2f} {unit} | {bn} | {secs(mb)} | {tb:.2f} {unit} | {ratio:.2f}× |")
 lines += ["", f"Follow latency (`bsr-perf follow-latency DIR MODE {FOLLOW_N}`: a writer thread syncs one DATA chunk at a time, pauses 0.5–60.5 ms between chunks; time until the follower's event for it):", "",
           "| follower | from sync() call: median | p99 | from sync() return: median | p99 | events before sync() returned |",
           "| --- | --- | --- | --- | --- | --- |"]
@@ -274,7 +310,7 @@ lines += ["", "Commands behind each row (A; B):", ""]
 for (label, an, ma, ta, bn, mb, tb, ratio, unit, ca, cb) in rows:
     lines.append(f"- {label}: `{ca}`; `{cb}`")
 lines.append("")
-lines.append(f"Inputs: a recording with {BIG_MIB} MiB of channel data in 256 KiB chunks ({big_bytes} bytes on disk), {MANY} recordings of {MANY_MIB} MiB, a {TINY_MIB} MiB recording of 16-byte chunks ({n16} chunks).")
+lines.append(f"Inputs: a recording with {BIG_MIB} MiB of channel data in 256 KiB chunks ({big_bytes} bytes on disk), {MANY} recordings of {MANY_MIB} MiB, {SMALL} small shell recordings (about 1 KiB of text each) for the search index, a {TINY_MIB} MiB recording of 16-byte chunks ({n16} chunks).")
 lines += ["", "## The web server", "",
           f"`bsr-perf serve-big {OUT}/big` and `bsr-perf serve-list` over {LIST_N} recordings (hard-linked copies of one tiny recording, made in {t_gen:.1f} s); HTTP/1.1 over loopback, in process.", "",
           "| what | seconds |", "| --- | --- |"]
@@ -348,6 +384,10 @@ for name, k, lim, d in [(f"serve: first screen < 2 s ({BIG_MIB} MiB, cold)", "fi
                         (f"serve: first page < 1 s ({LIST_N} recordings, warm cache)", "first-page", 1.0, serve_list)]:
     if k in d:
         checks.append((name, f"{d[k]:.3f} s", "met" if d[k] < lim else "NOT met"))
+r = rate("search --index query, ")
+target(f"search --index query < 50 ms ({SMALL} recordings)", r, r and r[2] < 0.05, r and f"{r[2]*1000:.1f} ms")
+r = rate("search index build")
+target("search index build (recordings/s, -j 2)", r, True, r and f"{r[3]*1000:.0f} recordings/s")
 tm = mem.get("bsr-asciicast text (1 GiB channel)")
 if tm is not None:
     checks.append(("text peak RSS ≤ 64 MiB", f"{tm:.1f} MiB", "met" if tm <= 64 else "NOT met"))

@@ -2,6 +2,8 @@
 //!
 //! Every measuring subcommand prints one line: the seconds its measured section took.
 
+mod index;
+
 use anyhow::{Context, bail};
 use bsr_core::keys::{AeadWrapper, RecordingKeys};
 use bsr_core::read::chunk::ChunkReader;
@@ -171,6 +173,10 @@ fn main() -> anyhow::Result<()> {
                 )?;
             }
         }
+        // gen-small DIR N: N small shell recordings (about 1 KiB of text each), for the index
+        "gen-small" => index::gen_small(Path::new(&arg(2)), arg(3).parse()?, &KEK)?,
+        // index-query DIR PATTERN REPS [-i] [--regex]: median seconds of a query, in process
+        "index-query" => println!("{:.6}", index::index_query(&args[2..])?),
         // write DIR MIB CHUNK: writer throughput into a fresh folder (page cache); prints seconds
         "write" | "write-loop" => {
             let a2 = arg(2);
@@ -303,7 +309,7 @@ fn main() -> anyhow::Result<()> {
         // gen-copies REC DIR N: N hard-linked copies of a recording (many recordings, fast)
         "gen-copies" => serve::copies(Path::new(&arg(2)), Path::new(&arg(3)), arg(4).parse()?)?,
         other => bail!(
-            "unknown subcommand {other:?}: gen, gen-many, write, sha-crc, sha, sha-hot, read, crc, serde-floor, gen-archive, list, s3-serve, sha-crc-encoded, sha-crc-write, crc-chunks, follow-latency, serve-big, serve-list, gen-copies"
+            "unknown subcommand {other:?}: gen, gen-many, write, sha-crc, sha, sha-hot, read, crc, serde-floor, gen-small, index-query, gen-archive, list, s3-serve, sha-crc-encoded, sha-crc-write, crc-chunks, follow-latency, serve-big, serve-list, gen-copies"
         ),
     }
     Ok(())

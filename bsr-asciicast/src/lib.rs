@@ -28,6 +28,7 @@ pub mod human;
 pub mod import;
 pub mod redact;
 pub mod search;
+pub mod search_index;
 pub mod serve;
 pub mod term;
 pub mod text;

@@ -43,6 +43,11 @@ impl Matcher {
     pub fn is_match(&self, line: &str) -> bool {
         self.re.is_match(line)
     }
+
+    /// The regular expression matched (a literal pattern escaped).
+    pub fn regex(&self) -> &regex::Regex {
+        &self.re
+    }
 }
 
 /// One match.
@@ -118,14 +123,57 @@ fn meta_names(rec: &Recording) -> (String, String) {
     }
 }
 
-/// Searches one recording, giving hits to `found` as they are found. With `verified`, each
-/// channel's files are pinned to the digests that verified.
-pub fn search_recording(
+/// One line of a recording's text, as [`walk_recording`] gives it: what a [`Hit`] shows, with
+/// the line as it was on screen (not yet escaped).
+#[derive(Debug, Clone, Copy)]
+pub struct LineRef<'a> {
+    /// The recording (as the store describes it).
+    pub recording: &'a str,
+    /// Connection recording id.
+    pub connection: &'a str,
+    /// Channel recording id.
+    pub channel: &'a str,
+    /// The user's name (empty when unknown).
+    pub user: &'a str,
+    /// The target's name (empty when unknown).
+    pub target: &'a str,
+    /// The line as the screen showed it (match against this).
+    pub text: &'a str,
+    /// When it was completed (for a full-screen row: when the program ended).
+    pub time: Timestamp,
+    /// The channel's start (t = 0).
+    pub head: Timestamp,
+    /// Whether the line is a row of a full-screen program's last frame.
+    pub full_screen: bool,
+}
+
+impl LineRef<'_> {
+    /// The hit this line makes.
+    pub fn hit(&self) -> Hit {
+        Hit {
+            recording: self.recording.to_string(),
+            connection: self.connection.to_string(),
+            channel: self.channel.to_string(),
+            user: self.user.to_string(),
+            target: self.target.to_string(),
+            t: offset_seconds(self.time, self.head),
+            time: self.time.to_rfc3339(),
+            line: crate::term::printable(self.text).into_owned(),
+            full_screen: self.full_screen,
+        }
+    }
+}
+
+/// Gives every searchable line of one recording to `line`: the transcript lines and full-screen
+/// rows of every shell and exec channel, in order. With `verified`, each channel's files are
+/// pinned to the digests that verified. Returns the number of channels walked. The one
+/// definition of what `search` looks at, shared by the scan and the index
+/// ([`crate::search_index`]).
+pub fn walk_recording(
     store: &Arc<dyn ReadStore>,
     dir: &str,
-    matcher: &Matcher,
     verified: Option<&Verification>,
-    found: &mut dyn FnMut(Found),
+    line: &mut dyn FnMut(&LineRef<'_>) -> Result<(), TextError>,
 ) -> Result<u64, SearchError> {
     let rec = Recording::open(store.clone(), dir)?;
     let location = store.describe(dir);
@@ -140,31 +188,27 @@ pub fn search_recording(
             if let Some(v) = verified {
                 v.pin(&mut files)?;
             }
-            let mut hit = |line: &str, time: Timestamp, head: Timestamp, full_screen: bool| {
-                if matcher.is_match(line) {
-                    found(Found::Hit(Hit {
-                        recording: location.clone(),
-                        connection: conn.id().to_string(),
-                        channel: ch.id().to_string(),
-                        user: user.clone(),
-                        target: target.clone(),
-                        t: offset_seconds(time, head),
-                        time: time.to_rfc3339(),
-                        line: crate::term::printable(line).into_owned(),
-                        full_screen,
-                    }));
-                }
+            let mut give = |text: &str, time: Timestamp, head: Timestamp, full_screen: bool| {
+                line(&LineRef {
+                    recording: &location,
+                    connection: conn.id(),
+                    channel: ch.id(),
+                    user: &user,
+                    target: &target,
+                    text,
+                    time,
+                    head,
+                    full_screen,
+                })
             };
-            let r = transcript(&files, |start, item| {
-                match item {
-                    TextItem::Line(l) => hit(&l.text, l.time, start.head, false),
-                    TextItem::AltScreen(b) => {
-                        for row in &b.frame {
-                            hit(row, b.end, start.head, true);
-                        }
+            let r = transcript(&files, |start, item| match item {
+                TextItem::Line(l) => give(&l.text, l.time, start.head, false),
+                TextItem::AltScreen(b) => {
+                    for row in &b.frame {
+                        give(row, b.end, start.head, true)?;
                     }
+                    Ok(())
                 }
-                Ok(())
             });
             match r {
                 Ok(_) => channels += 1,
@@ -175,6 +219,23 @@ pub fn search_recording(
         }
     }
     Ok(channels)
+}
+
+/// Searches one recording, giving hits to `found` as they are found. With `verified`, each
+/// channel's files are pinned to the digests that verified.
+pub fn search_recording(
+    store: &Arc<dyn ReadStore>,
+    dir: &str,
+    matcher: &Matcher,
+    verified: Option<&Verification>,
+    found: &mut dyn FnMut(Found),
+) -> Result<u64, SearchError> {
+    walk_recording(store, dir, verified, &mut |l| {
+        if matcher.is_match(l.text) {
+            found(Found::Hit(l.hit()));
+        }
+        Ok(())
+    })
 }
 
 /// Why a recording could not be searched.

@@ -6,6 +6,7 @@ pub mod follow;
 pub mod html;
 pub mod import;
 pub mod redact;
+pub mod search_index;
 pub mod serve;
 pub mod views;
 

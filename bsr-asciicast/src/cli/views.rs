@@ -44,9 +44,15 @@ pub enum ViewCmd {
     Search {
         /// Text to find (a regular expression with --regex).
         pattern: String,
-        /// Recording folders, folders of recordings, or s3://bucket/prefix.
-        #[arg(required = true)]
+        /// Recording folders, folders of recordings, or s3://bucket/prefix. With --index: the
+        /// index is first brought up to date with them; without targets, only queried.
+        #[arg(required_unless_present = "index")]
         targets: Vec<String>,
+        /// Search the index in DIR (docs/TEXT.md): updated from the targets first (new and
+        /// replaced recordings verified and indexed, unchanged ones skipped). Several --index
+        /// without targets (one per shard) are queried together.
+        #[arg(long, value_name = "DIR")]
+        index: Vec<PathBuf>,
         /// PATTERN is a regular expression.
         #[arg(long)]
         regex: bool,
@@ -72,6 +78,9 @@ pub enum ViewCmd {
         #[command(flatten)]
         gate: GateArgs,
     },
+    /// Build or update a search index (for `search --index`) from the recordings under folders
+    /// and s3:// prefixes: only verified content is indexed; unchanged recordings are skipped.
+    Index(super::search_index::IndexArgs),
 }
 
 /// Runs a view command; returns the exit code.
@@ -129,6 +138,7 @@ pub fn run(cmd: ViewCmd) -> anyhow::Result<i32> {
         ViewCmd::Search {
             pattern,
             targets,
+            index,
             regex,
             ignore_case,
             json,
@@ -138,6 +148,19 @@ pub fn run(cmd: ViewCmd) -> anyhow::Result<i32> {
             region,
             gate,
         } => {
+            if !index.is_empty() {
+                let matcher = Matcher::new(&pattern, regex, ignore_case).context("the pattern")?;
+                return super::search_index::run_search(super::search_index::IndexedSearch {
+                    indexes: &index,
+                    targets: &targets,
+                    matcher: &matcher,
+                    json,
+                    jobs,
+                    shard,
+                    s3: bsr_verify::target::S3Flags { endpoint, region },
+                    gate: &gate,
+                });
+            }
             let check = if gate.unverified {
                 eprintln!("bsr-asciicast: {UNVERIFIED_WARNING}");
                 Check::Unverified
@@ -166,6 +189,7 @@ pub fn run(cmd: ViewCmd) -> anyhow::Result<i32> {
                 &check,
             )
         }
+        ViewCmd::Index(a) => super::search_index::run_index(a),
     }
 }
 
@@ -292,17 +316,58 @@ fn run_search(
         shard,
     } = flags;
     let matcher = Matcher::new(pattern, regex, ignore_case).context("the pattern")?;
-    let hits = Mutex::new(0u64);
-    let failures = Mutex::new(0u64);
-    let out = Mutex::new(std::io::BufWriter::new(std::io::stdout()));
-    let print = |f: Found| {
-        let mut o = match out.lock() {
+    let printer = HitPrinter::new(json);
+    let print = |f: Found| printer.print(f);
+    for spec in targets {
+        let target = match bsr_verify::target::resolve(spec, &s3) {
+            Ok(t) => t,
+            Err(e) => {
+                print(Found::Failed(bsr_asciicast::search::Failure {
+                    recording: spec.clone(),
+                    reason: printable(&format!("{e:#}")).into_owned(),
+                }));
+                continue;
+            }
+        };
+        let mine: Vec<String> = target
+            .recordings
+            .iter()
+            .filter(|r| shard.is_none_or(|s| s.contains(r)))
+            .cloned()
+            .collect();
+        search(&target.store, &mine, &matcher, jobs, check, &print);
+    }
+    printer.finish()
+}
+
+/// Prints `search`'s hits (tab-separated or JSON) and failures (stderr, and JSON with
+/// `--json`), counting both for the exit code. Shared by the scan and `--index`.
+pub(super) struct HitPrinter {
+    json: bool,
+    hits: Mutex<u64>,
+    failures: Mutex<u64>,
+    out: Mutex<std::io::BufWriter<std::io::Stdout>>,
+}
+
+impl HitPrinter {
+    pub(super) fn new(json: bool) -> Self {
+        HitPrinter {
+            json,
+            hits: Mutex::new(0),
+            failures: Mutex::new(0),
+            out: Mutex::new(std::io::BufWriter::new(std::io::stdout())),
+        }
+    }
+
+    pub(super) fn print(&self, f: Found) {
+        let json = self.json;
+        let mut o = match self.out.lock() {
             Ok(o) => o,
             Err(p) => p.into_inner(),
         };
         let r = match &f {
             Found::Hit(h) => {
-                if let Ok(mut n) = hits.lock() {
+                if let Ok(mut n) = self.hits.lock() {
                     *n += 1;
                 }
                 if json {
@@ -326,7 +391,7 @@ fn run_search(
                 }
             }
             Found::Failed(fl) => {
-                if let Ok(mut n) = failures.lock() {
+                if let Ok(mut n) = self.failures.lock() {
                     *n += 1;
                 }
                 let _ = o.flush();
@@ -350,36 +415,22 @@ fn run_search(
         {
             std::process::exit(0);
         }
-    };
-    for spec in targets {
-        let target = match bsr_verify::target::resolve(spec, &s3) {
-            Ok(t) => t,
-            Err(e) => {
-                print(Found::Failed(bsr_asciicast::search::Failure {
-                    recording: spec.clone(),
-                    reason: printable(&format!("{e:#}")).into_owned(),
-                }));
-                continue;
-            }
-        };
-        let mine: Vec<String> = target
-            .recordings
-            .iter()
-            .filter(|r| shard.is_none_or(|s| s.contains(r)))
-            .cloned()
-            .collect();
-        search(&target.store, &mine, &matcher, jobs, check, &print);
     }
-    if let Ok(mut o) = out.lock() {
-        o.flush()?;
+
+    /// Flushes; the exit code: 2 when a recording could not be searched, 0 when something
+    /// matched, 1 when nothing did.
+    pub(super) fn finish(&self) -> anyhow::Result<i32> {
+        if let Ok(mut o) = self.out.lock() {
+            o.flush()?;
+        }
+        let failed = self.failures.lock().map(|n| *n).unwrap_or(1);
+        let found = self.hits.lock().map(|n| *n).unwrap_or(0);
+        Ok(if failed > 0 {
+            2
+        } else if found > 0 {
+            0
+        } else {
+            1
+        })
     }
-    let failed = failures.lock().map(|n| *n).unwrap_or(1);
-    let found = hits.lock().map(|n| *n).unwrap_or(0);
-    Ok(if failed > 0 {
-        2
-    } else if found > 0 {
-        0
-    } else {
-        1
-    })
 }

@@ -6,7 +6,7 @@ use bsr_asciicast::search::Matcher;
 use bsr_asciicast::search_index::SearchIndex;
 use bsr_core::keys::{AeadWrapper, RecordingKeys};
 use bsr_core::ssh::{Request, ShellRequest};
-use bsr_core::store::{FsStore, StoreFile, WriteStore};
+use bsr_core::store::{FsStore, WriteStore};
 use bsr_core::write::{SessionOptions, SessionWriter};
 use bsr_core::{Direction, Timestamp};
 use std::path::Path;
@@ -38,41 +38,11 @@ fn session_text(i: usize) -> Vec<String> {
     ]
 }
 
-/// The local folder without `fsync`: inputs for a benchmark need not be durable, and 10,000
-/// recordings' worth of syncs would take minutes.
-#[derive(Debug)]
-struct NoSync(FsStore);
-struct NoSyncFile(Box<dyn StoreFile>);
-impl std::io::Write for NoSyncFile {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.write(b)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0.flush()
-    }
-}
-impl StoreFile for NoSyncFile {
-    fn sync(&mut self) -> bsr_core::Result<()> {
-        Ok(())
-    }
-}
-impl WriteStore for NoSync {
-    fn create_dir(&self, dir: &str) -> bsr_core::Result<()> {
-        self.0.create_dir(dir)
-    }
-    fn create(&self, path: &str) -> bsr_core::Result<Box<dyn StoreFile>> {
-        Ok(Box::new(NoSyncFile(self.0.create(path)?)))
-    }
-    fn sync_dir(&self, _: &str) -> bsr_core::Result<()> {
-        Ok(())
-    }
-}
-
 /// Writes small shell recording `i` (`sr_small{i:06}.bsr`) into `dir`.
 fn write_small(dir: &Path, i: usize, kek: &AeadWrapper) -> anyhow::Result<()> {
     let t0 = Timestamp::new(1_700_000_000 + i as u64, 0);
     let tag = format!("small{i:06}");
-    let store: Arc<dyn WriteStore> = Arc::new(NoSync(FsStore::new(dir)));
+    let store: Arc<dyn WriteStore> = Arc::new(crate::scale::NoSync(FsStore::new(dir)));
     let sid = format!("s_{tag}");
     let keys = RecordingKeys::from_seed(&sid, [7; 32]);
     let s = SessionWriter::create(

@@ -12,7 +12,7 @@ use std::time::Instant;
 /// A local folder whose `sync` does nothing: the archive is benchmark input, written once and
 /// read back from the page cache, so making it durable only costs time.
 #[derive(Debug)]
-struct NoSync(FsStore);
+pub(crate) struct NoSync(pub(crate) FsStore);
 struct NoSyncFile(Box<dyn StoreFile>);
 
 impl std::io::Write for NoSyncFile {

@@ -10,36 +10,10 @@ pub fn map_many<T: Send>(
     dirs: &[String],
     jobs: usize,
     work: impl Fn(&str) -> T + Sync,
-    mut sink: impl FnMut(T),
+    sink: impl FnMut(T),
 ) {
     let jobs = jobs.max(1).min(dirs.len().max(1));
-    if jobs == 1 {
-        for d in dirs {
-            sink(work(d));
-        }
-        return;
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let (tx, rx) = std::sync::mpsc::sync_channel::<T>(jobs * 2);
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            let tx = tx.clone();
-            let (next, work) = (&next, &work);
-            scope.spawn(move || {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(d) = dirs.get(i) else { break };
-                    if tx.send(work(d)).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(tx);
-        for r in rx {
-            sink(r);
-        }
-    });
+    map_iter(dirs.iter().cloned(), jobs, work, sink);
 }
 
 /// As [`map_many`], over items that arrive while the work runs (a listing that streams): the

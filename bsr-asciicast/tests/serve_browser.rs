@@ -1,7 +1,8 @@
 //! `bsr-asciicast serve` in a real browser (Debian's chromium over CDP, as html_browser.rs):
 //! the Session Logs page renders and filters; a replay page plays to the end and its terminal
 //! shows `bsr-asciicast text`'s final screen; a replay opened at T shows the screen at T;
-//! recording text carrying script payloads runs no script.
+//! recording text carrying script payloads runs no script; the live view of a recording that a
+//! writer thread is appending to shows the screen so far, then what is written after.
 //!
 //! Without chromium these tests print why and pass, unless `BSR_REQUIRE_CHROMIUM=1`.
 //! Screenshots go to `target/screenshots/`.
@@ -291,4 +292,46 @@ fn hostile_recording_runs_no_script_in_list_or_replay() {
     assert_eq!(eval(&tab, "typeof window.__pwned"), "undefined");
     assert_eq!(eval(&tab, "document.querySelectorAll('img').length"), 0);
     screenshot(&tab, "serve-hostile");
+}
+
+fn screen_has(needle: &str) -> String {
+    format!(
+        "(function(){{var e=document.querySelector('pre.ap-term-text');return !!e && e.textContent.indexOf({}) >= 0}})()",
+        serde_json::Value::from(needle)
+    )
+}
+
+#[test]
+fn live_view_shows_the_screen_so_far_then_what_is_written() {
+    let d = tempfile::tempdir().unwrap();
+    let w = LiveWriter::start(d.path(), "\x1b[1;32mlive-before-join\x1b[0m\r\n");
+    w.step(Step::Out("$ ".into()));
+    w.step(Step::In("hidden-typed\r".into()));
+    let addr = start(&[d.path()], None, None);
+    let Some((_p, _b, tab)) = browse(addr, &format!("/live/{LIVE_ID}")) else {
+        w.finish();
+        return;
+    };
+    wait_for(&tab, &screen_has("live-before-join"), "the screen so far");
+    w.step(Step::Out("written-after-join\r\n$ ".into()));
+    wait_for(&tab, &screen_has("written-after-join"), "the live output");
+    let rows = player_rows(&tab);
+    assert_eq!(
+        rows,
+        squash_rows(["live-before-join", "$ written-after-join", "$"].into_iter()),
+        "the player's screen"
+    );
+    assert_eq!(
+        eval(&tab, &screen_has("hidden-typed")),
+        serde_json::json!(false)
+    );
+    let warning = eval(&tab, "document.getElementById('live-warning').textContent");
+    assert!(warning.as_str().unwrap_or_default().contains("UNVERIFIED"));
+    screenshot(&tab, "serve-live");
+    w.finish();
+    wait_for(
+        &tab,
+        "document.getElementById('status').textContent.indexOf('ended') >= 0",
+        "the end of the stream",
+    );
 }

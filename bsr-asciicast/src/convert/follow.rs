@@ -27,6 +27,7 @@ use bsr_core::read::follow::{FollowEvent, Follower, StreamId, WRITER_GONE};
 use bsr_core::ssh::{Decoded, SessionProgram, decode_chunk_payload};
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::time::Duration;
 
 /// The warning put into a live cast (header note and first marker).
 pub const LIVE_WARNING: &str = "WARNING: LIVE, UNVERIFIED CONTENT (convert --follow): the recording was still being written, so its checksums and signatures did not exist and were not checked; verify the finished recording with bsr-verify";
@@ -141,9 +142,41 @@ pub fn convert_follow<W: Write>(
     ctx: &ConvertContext,
     out: W,
 ) -> Result<FollowConverted, ConvertError> {
+    convert_follow_idle(follower, sel, opts, ctx, out, None)
+}
+
+/// What [`convert_follow_idle`] calls while the follower has nothing new.
+pub struct IdleHook<'a> {
+    /// How long to wait for an event before calling [`IdleHook::call`] again.
+    pub tick: Duration,
+    /// Called once as soon as everything durable so far has been converted (the follower is
+    /// caught up with the writer), then after every `tick` with no event. An error ends the
+    /// conversion (a viewer who left, say).
+    pub call: &'a mut dyn FnMut() -> std::io::Result<()>,
+}
+
+impl std::fmt::Debug for IdleHook<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdleHook")
+            .field("tick", &self.tick)
+            .finish_non_exhaustive()
+    }
+}
+
+/// [`convert_follow`] with an [`IdleHook`]: a live view uses it to learn when the backlog has
+/// been read (the moment to show the current screen to a viewer who joined late) and to check,
+/// while the writer is quiet, that its viewer is still there.
+pub fn convert_follow_idle<W: Write>(
+    follower: &mut Follower,
+    sel: &FollowSelection,
+    opts: &ConvertOptions,
+    ctx: &ConvertContext,
+    out: W,
+    idle: Option<IdleHook<'_>>,
+) -> Result<FollowConverted, ConvertError> {
     let max = ctx.max_output_bytes;
     let out = LimitedWriter::new(out, max);
-    follow_inner(follower, sel, opts, ctx, out).map_err(|e| match e {
+    follow_inner(follower, sel, opts, ctx, out, idle).map_err(|e| match e {
         ConvertError::Io(io) if is_limit(&io) => ConvertError::OutputTooLarge {
             channel: sel.channel.clone().unwrap_or_default(),
             limit: max,
@@ -158,13 +191,37 @@ fn follow_inner<W: Write>(
     opts: &ConvertOptions,
     ctx: &ConvertContext,
     out: W,
+    mut idle: Option<IdleHook<'_>>,
 ) -> Result<FollowConverted, ConvertError> {
     let mut out = Some(out);
     let mut cands: BTreeMap<(String, String), Candidate> = BTreeMap::new();
     let mut live: Option<Live<W>> = None;
     let mut early_total = 0usize;
-    while let Some(ev) = follower.next_event(None)? {
+    // With a hook: probe without waiting until the backlog is read, then wait a tick at a time.
+    let mut probing = true;
+    let mut finished = false;
+    loop {
+        let wait = match &idle {
+            None => None,
+            Some(_) if probing => Some(Duration::ZERO),
+            Some(h) => Some(h.tick),
+        };
+        let ev = match follower.next_event(wait)? {
+            Some(ev) => ev,
+            None if finished || wait.is_none() => break,
+            None => {
+                probing = false;
+                if let Some(l) = live.as_mut() {
+                    l.w.flush()?;
+                }
+                if let Some(h) = idle.as_mut() {
+                    (h.call)()?;
+                }
+                continue;
+            }
+        };
         match ev {
+            FollowEvent::Finished => finished = true,
             FollowEvent::NewChannel {
                 connection,
                 channel,

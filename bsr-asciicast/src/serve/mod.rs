@@ -9,7 +9,9 @@
 //!   fetched from the server as it is converted (a streaming body), and `?t=T` opens it at T
 //!   from a keyframe ([`keyframe`]) instead of replaying from the start.
 //! * **API** (`/api/v1/…`): JSON for SIEMs.
-//! * **Live**: not here yet; see [`live`].
+//! * **Live** (`/live/{id}`): a recording in a local folder that is still being written,
+//!   followed as it grows and streamed to asciinema-player as Server-Sent Events; a viewer
+//!   who joins late first gets the current screen ([`live`]).
 //!
 //! Security: loopback only unless a bearer token is configured ([`check_listen`]); GET and HEAD
 //! only; ids resolved against the listing, never joined into paths; a strict
@@ -104,6 +106,12 @@ pub enum ServeError {
     /// Reading a recording failed.
     #[error("{0}")]
     Read(String),
+    /// The request does not fit the recording's state (live view of a finished recording).
+    #[error("{0}")]
+    Conflict(String),
+    /// Too many at once (live viewers).
+    #[error("{0}")]
+    Busy(String),
     /// Listening or serving.
     #[error("{0}")]
     Io(#[from] std::io::Error),

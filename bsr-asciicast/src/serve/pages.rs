@@ -145,13 +145,22 @@ fn row_html(h: &mut String, r: &Row) {
     }
     let _ = write!(
         h,
-        "<td><span class=\"verdict {}\">{}</span>{}</td>",
+        "<td><span class=\"verdict {}\">{}</span>{}{}</td>",
         verdict_class(r),
         esc(&r.verdict),
         if r.problems.is_empty() {
             String::new()
         } else {
             format!(" <code>{}</code>", esc(&r.problems.join(", ")))
+        },
+        // Unfinished: possibly being written; the live view says whether it can be followed.
+        if r.verdict == "incomplete" {
+            format!(
+                " <a class=\"live\" href=\"/live/{}\">watch live</a>",
+                url_encode(&r.id)
+            )
+        } else {
+            String::new()
         }
     );
     match &r.findings {

@@ -38,6 +38,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/sessions/{id}/commands", get(api_commands))
         .route("/api/v1/sessions/{id}/events", get(api_events))
         .route("/api/v1/sessions/{id}/verify", get(api_verify))
+        .route("/live/{id}", get(live_html))
+        .route("/api/v1/sessions/{id}/live", get(api_live))
         .fallback(|| async { ServeError::NotFound })
         .layer(from_fn_with_state(app.clone(), require_token))
         .layer(TimeoutLayer::with_status_code(
@@ -55,6 +57,8 @@ impl IntoResponse for ServeError {
             ServeError::NotFound => StatusCode::NOT_FOUND,
             ServeError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ServeError::Refused(_) => StatusCode::FORBIDDEN,
+            ServeError::Conflict(_) => StatusCode::CONFLICT,
+            ServeError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         (
@@ -341,4 +345,68 @@ async fn api_verify(State(app): State<Arc<App>>, Path(id): Path<String>) -> Resp
     })
     .await
     .unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The folder of recording `id` on disk if it can be watched live: in a local folder and not
+/// finished (its verdict is `incomplete`).
+fn live_dir(app: &App, id: &str) -> Result<std::path::PathBuf, ServeError> {
+    let i = index(app, id)?;
+    let e = app.catalog.entry(i).ok_or(ServeError::NotFound)?;
+    let Some(root) = &e.local_root else {
+        return Err(ServeError::BadRequest(
+            "live view: only recordings in local folders can be followed".into(),
+        ));
+    };
+    let row = app.catalog.row(i)?;
+    if row.verdict != "incomplete" {
+        return Err(ServeError::Conflict(format!(
+            "live view: the recording is not being written (verdict {}); its replay is /sessions/{}",
+            crate::human::escape(&row.verdict),
+            url_encode(id)
+        )));
+    }
+    Ok(root.join(&e.dir))
+}
+
+async fn live_html(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+    let r = blocking(move || {
+        live_dir(&app, &id)?;
+        let url = format!("/api/v1/sessions/{}/live", url_encode(&id));
+        super::live::live_page(&id, &url).map_err(|e| ServeError::Read(e.to_string()))
+    })
+    .await;
+    match r {
+        Ok(body) => html(StatusCode::OK, body, &super::live::live_policy()),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn api_live(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    Query(q): Query<ChannelQuery>,
+) -> Response {
+    let Some(slot) = super::live::ViewerSlot::take() else {
+        return ServeError::Busy(format!(
+            "live view: {} viewers already",
+            super::live::MAX_VIEWERS
+        ))
+        .into_response();
+    };
+    let dir = match blocking(move || live_dir(&app, &id)).await {
+        Ok(d) => d,
+        Err(e) => return e.into_response(),
+    };
+    let sel = crate::convert::follow::FollowSelection {
+        connection: q.connection,
+        channel: q.channel,
+    };
+    let body = streamed(move |w| {
+        let _slot = slot;
+        super::live::produce(&dir, &sel, w)
+    });
+    let mut r = typed(body, "text/event-stream");
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
 }

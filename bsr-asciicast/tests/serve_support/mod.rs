@@ -237,3 +237,168 @@ pub fn hostile(dir: &Path) {
     c.finish(generate::t(520)).unwrap();
     s.finish(generate::t(530)).unwrap();
 }
+
+/// One step of a [`LiveWriter`].
+pub enum Step {
+    /// Terminal output (synced).
+    Out(String),
+    /// Keystrokes (synced).
+    In(String),
+}
+
+/// A shell session being written by a thread of this process (`sr_live000001.bsr` in a
+/// folder), one step at a time: each step returns once its chunk is synced.
+pub struct LiveWriter {
+    tx: Option<std::sync::mpsc::Sender<Step>>,
+    ack: std::sync::mpsc::Receiver<()>,
+    done: Option<std::thread::JoinHandle<()>>,
+}
+
+pub const LIVE_ID: &str = "sr_live000001";
+
+impl LiveWriter {
+    /// Starts the session in `dir` (pty 80×24, shell) and writes `first` as its first output.
+    pub fn start(dir: &Path, first: &str) -> Self {
+        use bsr_core::Direction;
+        use bsr_core::keys::RecordingKeys;
+        use bsr_core::ssh::{PtyRequest, Request, ShellRequest};
+        use bsr_core::store::FsStore;
+        use bsr_core::write::{SessionOptions, SessionWriter};
+        use generate::t;
+        let store = Arc::new(FsStore::new(dir));
+        let keys = RecordingKeys::from_seed("s_live000001", generate::seed("live"));
+        let opts = SessionOptions::new(LIVE_ID, "s_live000001", t(0));
+        let s = SessionWriter::create(store, "", opts, keys, &generate::kek(), None).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<Step>();
+        let (ack_tx, ack) = std::sync::mpsc::channel();
+        let first = first.to_string();
+        let done = std::thread::spawn(move || {
+            let c = s.new_connection("cr_live000001", t(1)).unwrap();
+            let mut ch = c.new_channel("chr_live000001", "session", t(2)).unwrap();
+            let pty = Request::Pty(PtyRequest {
+                request_type: "pty-req".into(),
+                want_reply: true,
+                term_env_var: "xterm-256color".into(),
+                terminal_width_characters: 80,
+                terminal_height_rows: 24,
+                ..Default::default()
+            });
+            ch.write_request(Direction::Inbound, t(3), &pty).unwrap();
+            let shell = Request::Shell(ShellRequest {
+                request_type: "shell".into(),
+                want_reply: true,
+            });
+            ch.write_request(Direction::Inbound, t(4), &shell).unwrap();
+            ch.write_data(Direction::Outbound, t(10), first.as_bytes())
+                .unwrap();
+            ch.sync().unwrap();
+            ack_tx.send(()).unwrap();
+            let mut ms = 100;
+            for step in rx {
+                ms += 100;
+                match step {
+                    Step::Out(s) => ch.write_data(Direction::Outbound, t(ms), s.as_bytes()),
+                    Step::In(s) => ch.write_data(Direction::Inbound, t(ms), s.as_bytes()),
+                }
+                .unwrap();
+                ch.sync().unwrap();
+                ack_tx.send(()).unwrap();
+            }
+            ch.finish(t(ms + 10)).unwrap();
+            c.finish(t(ms + 20)).unwrap();
+            s.finish(t(ms + 30)).unwrap();
+        });
+        let w = LiveWriter {
+            tx: Some(tx),
+            ack,
+            done: Some(done),
+        };
+        w.ack.recv_timeout(Duration::from_secs(30)).unwrap();
+        w
+    }
+
+    /// Writes one step and waits until it is durable.
+    pub fn step(&self, s: Step) {
+        self.tx.as_ref().unwrap().send(s).unwrap();
+        self.ack.recv_timeout(Duration::from_secs(30)).unwrap();
+    }
+
+    /// Finishes the channel, the connection and the session.
+    pub fn finish(mut self) {
+        drop(self.tx.take());
+        self.done.take().unwrap().join().unwrap();
+    }
+}
+
+/// A client of a Server-Sent Events stream over HTTP/1.1 (chunked).
+pub struct Sse {
+    r: std::io::BufReader<TcpStream>,
+    pending: String,
+    pub status: u16,
+    pub head: String,
+}
+
+impl Sse {
+    /// `GET path`, reading the response head.
+    pub fn open(addr: SocketAddr, path: &str) -> Self {
+        use std::io::BufRead;
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n"
+        )
+        .unwrap();
+        let mut r = std::io::BufReader::new(s);
+        let mut head = String::new();
+        loop {
+            let mut l = String::new();
+            r.read_line(&mut l).unwrap();
+            if l == "\r\n" || l.is_empty() {
+                break;
+            }
+            head.push_str(&l);
+        }
+        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+        Sse {
+            r,
+            pending: String::new(),
+            status,
+            head,
+        }
+    }
+
+    /// The next message (comments skipped), or `None` at the end of the stream.
+    pub fn next(&mut self) -> Option<String> {
+        use std::io::BufRead;
+        loop {
+            while let Some(i) = self.pending.find("\n\n") {
+                let m: String = self.pending.drain(..i + 2).collect();
+                let m = m.trim_end().to_string();
+                if !m.starts_with(':') {
+                    return Some(m);
+                }
+            }
+            let mut size = String::new();
+            if self.r.read_line(&mut size).ok()? == 0 {
+                return None;
+            }
+            let n = usize::from_str_radix(size.trim(), 16).ok()?;
+            if n == 0 {
+                return None;
+            }
+            let mut b = vec![0; n + 2];
+            self.r.read_exact(&mut b).ok()?;
+            self.pending.push_str(&String::from_utf8_lossy(&b[..n]));
+        }
+    }
+
+    /// The JSON of the next `data:` message.
+    pub fn next_data(&mut self) -> serde_json::Value {
+        let m = self.next().expect("the stream ended");
+        let d = m
+            .strip_prefix("data: ")
+            .unwrap_or_else(|| panic!("not a data message: {m:?}"));
+        serde_json::from_str(d).unwrap()
+    }
+}

@@ -1,0 +1,132 @@
+//! `serve`'s live view over HTTP: a recording that a writer thread is appending to is listed
+//! with a live link, its page carries the warning and a policy that allows only this server,
+//! and its event stream (Server-Sent Events, asciinema-player's `eventsource` protocol) starts
+//! with the current screen, then sends each output chunk as it is synced, never the input,
+//! and ends with `done` when the channel is done. Finished and remote recordings are refused.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod serve_support;
+
+use serve_support::*;
+
+#[test]
+fn a_recording_being_written_is_streamed_live_from_its_current_screen() {
+    let d = tempfile::tempdir().unwrap();
+    let w = LiveWriter::start(d.path(), "early-1\r\n");
+    w.step(Step::Out("early-2\r\n$ ".into()));
+    // Typed but never echoed (a password at a prompt): must not reach any viewer.
+    w.step(Step::In("SECRET-typed\r".into()));
+    let addr = start(&[d.path()], None, None);
+
+    let list = get(addr, "/");
+    assert_eq!(list.status, 200);
+    assert!(
+        list.text().contains(&format!("href=\"/live/{LIVE_ID}\"")),
+        "{}",
+        list.text()
+    );
+    let page = get(addr, &format!("/live/{LIVE_ID}"));
+    assert_eq!(page.status, 200, "{}", page.text());
+    let csp = page.header("content-security-policy").unwrap();
+    assert!(csp.contains("connect-src 'self'") && csp.contains("script-src 'sha256-"));
+    assert!(!csp.contains("unsafe-inline"));
+    assert!(page.text().contains("LIVE, UNVERIFIED CONTENT"));
+    assert!(
+        page.text()
+            .contains(&format!("/api/v1/sessions/{LIVE_ID}/live"))
+    );
+
+    let mut a = Sse::open(addr, &format!("/api/v1/sessions/{LIVE_ID}/live"));
+    assert_eq!(a.status, 200, "{}", a.head);
+    assert!(
+        a.head
+            .to_ascii_lowercase()
+            .contains("content-type: text/event-stream")
+    );
+    let reset = a.next_data();
+    assert_eq!(
+        (reset["cols"].as_u64(), reset["rows"].as_u64()),
+        (Some(80), Some(24))
+    );
+    let init = reset["init"].as_str().unwrap();
+    assert!(
+        init.contains("early-1") && init.contains("early-2"),
+        "{init:?}"
+    );
+    let t0 = reset["time"].as_f64().unwrap();
+
+    w.step(Step::Out("grown-line\r\n".into()));
+    let ev = a.next_data();
+    assert_eq!(ev[1], "o");
+    assert_eq!(ev[2], "grown-line\r\n");
+    let t1 = ev[0].as_f64().unwrap();
+    assert!(t1 > t0, "{t1} after {t0}");
+
+    // A viewer who joins now gets a screen that holds everything so far.
+    let mut b = Sse::open(addr, &format!("/api/v1/sessions/{LIVE_ID}/live"));
+    let reset_b = b.next_data();
+    let init_b = reset_b["init"].as_str().unwrap();
+    assert!(
+        init_b.contains("early-2") && init_b.contains("grown-line"),
+        "{init_b:?}"
+    );
+    assert_eq!(reset_b["time"].as_f64(), Some(t1));
+
+    w.step(Step::Out("last-words".into()));
+    for s in [&mut a, &mut b] {
+        assert_eq!(s.next_data()[2], "last-words");
+    }
+    w.finish();
+    let mut rest = Vec::new();
+    for s in [&mut a, &mut b] {
+        let m = s.next().expect("a done event");
+        assert_eq!(m, "event: done\ndata: {}");
+        assert!(s.next().is_none(), "the stream ends after done");
+        rest.push(m);
+    }
+    // Nothing typed was shown, in any message.
+    assert!(!init.contains("SECRET") && !init_b.contains("SECRET"));
+    assert!(rest.iter().all(|m| !m.contains("SECRET")));
+
+    // Finished: no longer live; the replay is the place.
+    let r = get(addr, &format!("/live/{LIVE_ID}"));
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert!(r.text().contains(&format!("/sessions/{LIVE_ID}")));
+}
+
+#[test]
+fn live_view_refuses_finished_unknown_and_traversing_ids() {
+    let a = archive();
+    let addr = start(&[a.path()], None, None);
+    for p in ["/live/sr_shell00001", "/api/v1/sessions/sr_shell00001/live"] {
+        let r = get(addr, p);
+        assert_eq!(r.status, 409, "{p}: {}", r.text());
+    }
+    for p in [
+        "/live/sr_nothere0001",
+        "/api/v1/sessions/sr_nothere0001/live",
+        "/live/..%2Fsr_shell00001",
+        "/live/%2e%2e%2f%2e%2e%2fetc",
+        "/api/v1/sessions/..%2F..%2Fsr_shell00001/live",
+    ] {
+        let r = get(addr, p);
+        assert_eq!(r.status, 404, "{p}: {}", r.text());
+    }
+}
+
+#[test]
+fn live_view_needs_the_token_when_one_is_set() {
+    let d = tempfile::tempdir().unwrap();
+    let w = LiveWriter::start(d.path(), "hello\r\n");
+    let addr = start(&[d.path()], Some("s3cret-token-for-tests"), None);
+    let p = format!("/api/v1/sessions/{LIVE_ID}/live");
+    assert_eq!(get(addr, &p).status, 401);
+    assert_eq!(get(addr, &format!("/live/{LIVE_ID}")).status, 401);
+    let r = get_with(
+        addr,
+        &format!("/live/{LIVE_ID}"),
+        &["Authorization: Bearer s3cret-token-for-tests"],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    w.finish();
+}

@@ -62,7 +62,7 @@ pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
         c.is_control()
             || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
     };
-    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) || !s.chars().any(bad) {
+    if !needs_escape(s.as_bytes()) {
         return std::borrow::Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
@@ -74,6 +74,33 @@ pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
         }
     }
     std::borrow::Cow::Owned(out)
+}
+
+/// Whether UTF-8 text holds a character that [`printable`] escapes, in one pass over its
+/// bytes: C0 and DEL are single bytes; C1 (U+0080–U+009F) is `C2 80`–`C2 9F`; the
+/// bidirectional marks and overrides (U+200E, U+200F, U+202A–U+202E, U+2066–U+2069) are
+/// `E2 80 8E`, `E2 80 8F`, `E2 80 AA`–`E2 80 AE` and `E2 81 A6`–`E2 81 A9`.
+#[inline]
+fn needs_escape(b: &[u8]) -> bool {
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c < 0x20 || c == 0x7f {
+            return true;
+        }
+        if c == 0xc2 && b.get(i + 1).is_some_and(|n| (0x80..=0x9f).contains(n)) {
+            return true;
+        }
+        if c == 0xe2 {
+            match (b.get(i + 1), b.get(i + 2)) {
+                (Some(0x80), Some(0x8e | 0x8f | 0xaa..=0xae)) => return true,
+                (Some(0x81), Some(0xa6..=0xa9)) => return true,
+                _ => {}
+            }
+        }
+        i += 1;
+    }
+    false
 }
 
 /// Widest terminal modelled; wider window sizes are clamped (and reported).
@@ -93,3 +120,36 @@ const CLEAR_HOME_ED2: &str = "\x1b[H\x1b[2J";
 
 /// Least time between two snapshots of a full-screen program's frame taken at a clear.
 const SNAPSHOT_GAP_NANOS: i128 = 50_000_000;
+
+#[cfg(test)]
+mod printable_tests {
+    use super::{needs_escape, printable};
+
+    fn reference(c: char) -> bool {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    }
+
+    #[test]
+    fn the_byte_scan_agrees_with_the_character_rule_for_every_character() {
+        for c in (0..=0x10ffffu32).filter_map(char::from_u32) {
+            let mut s = String::from("a");
+            s.push(c);
+            s.push('b');
+            assert_eq!(needs_escape(s.as_bytes()), reference(c), "{c:?}");
+            // At the very end too (a sequence cut by the end of the text).
+            assert_eq!(
+                needs_escape(c.to_string().as_bytes()),
+                reference(c),
+                "{c:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn escapes_controls_and_bidi_and_keeps_the_rest() {
+        assert_eq!(printable("é ✓ données"), "é ✓ données");
+        assert_eq!(printable("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
+        assert_eq!(printable("x\u{202e}y\u{85}"), "x\\u{202e}y\\u{85}");
+    }
+}

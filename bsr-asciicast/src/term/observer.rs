@@ -10,6 +10,9 @@ use avt::{Line, Observation, Observer, Operation, ScreenKind};
 impl Observer for Lines {
     type Output = Vec<TextItem>;
 
+    // Called around every operation (every printed character): the common cases are inlined,
+    // the rest is out of line.
+    #[inline]
     fn before(&mut self, cx: &mut Observation<'_>, op: &Operation) {
         // The common case first: more text on the row last printed on.
         if let Operation::Function(Function::Print(_)) = op {
@@ -18,47 +21,20 @@ impl Observer for Lines {
                 return;
             }
         }
-        self.open_row = usize::MAX;
-        let f = match op {
-            Operation::Resize { rows, .. } => {
-                // Reflow moves rows (on the primary screen even while the alternate is
-                // active): follow the ended rows with anchors.
-                self.remap_before(cx);
-                if *rows != self.rows {
-                    self.rows = *rows;
-                    self.margins = false; // avt resets the margins when the height changes
-                }
-                return;
-            }
-            Operation::Function(f) => f,
-        };
-        if self.kind == ScreenKind::Primary {
-            self.before_primary(cx, f);
-        } else {
-            self.before_alt(cx.terminal(), f);
-        }
+        self.before_slow(cx, op);
     }
 
+    #[inline]
     fn after(&mut self, cx: &mut Observation<'_>, op: &Operation) {
-        if self.remap.is_some() {
-            self.remap_after(cx.terminal());
-        }
-        // Only these switch screens.
-        if !matches!(
-            op,
-            Operation::Function(Function::Decset(_) | Function::Decrst(_) | Function::Ris)
-        ) {
+        if self.remap.is_none()
+            && !matches!(
+                op,
+                Operation::Function(Function::Decset(_) | Function::Decrst(_) | Function::Ris)
+            )
+        {
             return;
         }
-        let kind = cx.terminal().active_screen_kind();
-        if kind == self.kind {
-            return;
-        }
-        self.kind = kind;
-        match kind {
-            ScreenKind::Alternate => self.enter_alt(cx),
-            ScreenKind::Primary => self.close_alt(None, AltEnd::Exit),
-        }
+        self.after_slow(cx, op);
     }
 
     fn evicted(&mut self, cx: &mut Observation<'_>, line: &Line) {
@@ -83,6 +59,54 @@ impl Observer for Lines {
 }
 
 impl Lines {
+    /// [`Observer::before`] past its fast path.
+    #[inline(never)]
+    fn before_slow(&mut self, cx: &mut Observation<'_>, op: &Operation) {
+        self.open_row = usize::MAX;
+        let f = match op {
+            Operation::Resize { rows, .. } => {
+                // Reflow moves rows (on the primary screen even while the alternate is
+                // active): follow the ended rows with anchors.
+                self.remap_before(cx);
+                if *rows != self.rows {
+                    self.rows = *rows;
+                    self.margins = false; // avt resets the margins when the height changes
+                }
+                return;
+            }
+            Operation::Function(f) => f,
+        };
+        if self.kind == ScreenKind::Primary {
+            self.before_primary(cx, f);
+        } else {
+            self.before_alt(cx.terminal(), f);
+        }
+    }
+
+    /// [`Observer::after`] past its fast path.
+    #[inline(never)]
+    fn after_slow(&mut self, cx: &mut Observation<'_>, op: &Operation) {
+        if self.remap.is_some() {
+            self.remap_after(cx.terminal());
+        }
+        // Only these switch screens.
+        if !matches!(
+            op,
+            Operation::Function(Function::Decset(_) | Function::Decrst(_) | Function::Ris)
+        ) {
+            return;
+        }
+        let kind = cx.terminal().active_screen_kind();
+        if kind == self.kind {
+            return;
+        }
+        self.kind = kind;
+        match kind {
+            ScreenKind::Alternate => self.enter_alt(cx),
+            ScreenKind::Primary => self.close_alt(None, AltEnd::Exit),
+        }
+    }
+
     /// Before an operation on the normal screen: rows a newline ends get their time, rows an
     /// operation changes lose it, operations that move rows are followed.
     fn before_primary(&mut self, cx: &mut Observation<'_>, f: &Function) {

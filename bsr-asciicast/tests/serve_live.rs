@@ -130,3 +130,36 @@ fn live_view_needs_the_token_when_one_is_set() {
     assert_eq!(r.status, 200, "{}", r.text());
     w.finish();
 }
+
+#[test]
+fn a_writer_that_stops_mid_session_makes_the_stream_go_offline() {
+    let d = tempfile::tempdir().unwrap();
+    let w = LiveWriter::start(d.path(), "before the writer died\r\n");
+    let addr = start_with(bsr_asciicast::serve::ServeOptions {
+        targets: vec![d.path().display().to_string()],
+        gate: trusted(),
+        live_writer_timeout: Some(std::time::Duration::from_secs(2)),
+        ..Default::default()
+    });
+    let mut s = Sse::open(addr, &format!("/api/v1/sessions/{LIVE_ID}/live"));
+    let t0 = std::time::Instant::now();
+    let reset = s.next_data();
+    assert!(
+        reset["init"]
+            .as_str()
+            .unwrap()
+            .contains("before the writer died")
+    );
+    // Killed: nothing more is written, nothing is finished.
+    w.abandon();
+    assert_eq!(s.next_data(), serde_json::json!({"state": "offline"}));
+    assert!(
+        t0.elapsed() >= std::time::Duration::from_secs(1),
+        "offline only after the timeout"
+    );
+    assert_eq!(s.next().as_deref(), Some("event: done\ndata: {}"));
+    assert!(s.next().is_none());
+    // Still unfinished: still listed as incomplete, never as tampered.
+    let row = get(addr, &format!("/api/v1/sessions/{LIVE_ID}")).json();
+    assert_eq!(row["verdict"], "incomplete");
+}

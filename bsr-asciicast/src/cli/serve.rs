@@ -34,10 +34,18 @@ pub struct ServeArgs {
     /// Do not fill the facts cache in the background (rows are read when first shown).
     #[arg(long)]
     no_warm: bool,
+    /// Live view: seconds without any change in an unfinished recording after which its
+    /// writer is taken to be gone (the stream says "offline" and ends). Longer than the idle
+    /// time sessions are allowed.
+    #[arg(long, default_value_t = 600.0)]
+    live_writer_timeout: f64,
 }
 
 /// Serves until killed.
 pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
+    if !(a.live_writer_timeout.is_finite() && a.live_writer_timeout > 0.0) {
+        anyhow::bail!("--live-writer-timeout must be a positive number of seconds");
+    }
     let token = a.token_file.as_deref().map(Token::from_file).transpose()?;
     check_listen(a.listen, token.as_ref())?;
     let opts = ServeOptions {
@@ -50,6 +58,9 @@ pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
         token,
         warm: !a.no_warm,
         header_timeout: None,
+        live_writer_timeout: Some(std::time::Duration::from_secs_f64(
+            a.live_writer_timeout.min(1e9),
+        )),
     };
     let app = App::open(&opts)?;
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -30,7 +30,6 @@
 //! Recordings are listed when the server starts: a recording that begins after that is not
 //! listed until the server is restarted.
 
-use super::stream::ChannelWriter;
 use crate::convert::follow::{FollowEnd, FollowSelection, IdleHook, convert_follow_idle};
 use crate::convert::{ConvertContext, ConvertOptions, Format};
 use crate::html::{PLAYER_CSS, PLAYER_JS, esc, json_for_script};
@@ -277,15 +276,6 @@ pub fn stream<W: Write>(
     )
     .map_err(|e| crate::human::escape(&e.to_string()))?;
     feed.borrow_mut().end(&done.end).map_err(|e| e.to_string())
-}
-
-/// The SSE stream for the server: [`stream`] into a response body writer.
-pub(super) fn produce(
-    dir: &Path,
-    sel: &FollowSelection,
-    w: &mut ChannelWriter,
-) -> Result<(), String> {
-    stream(dir, sel, WRITER_TIMEOUT, w)
 }
 
 /// The warning at the top of the live page.

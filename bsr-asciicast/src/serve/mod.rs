@@ -67,6 +67,9 @@ pub struct ServeOptions {
     pub warm: bool,
     /// Longest a client may take to send a request head (`None`: [`HEADER_TIMEOUT`]).
     pub header_timeout: Option<Duration>,
+    /// Live view: how long an unfinished recording may stay unchanged before its writer is
+    /// taken to be gone (`None`: [`live::WRITER_TIMEOUT`]).
+    pub live_writer_timeout: Option<Duration>,
 }
 
 /// Errors of the server.
@@ -126,6 +129,9 @@ pub struct App {
     pub token: Option<Token>,
     /// Longest a client may take to send a request head.
     pub header_timeout: Duration,
+    /// Live view: how long an unfinished recording may stay unchanged before its writer is
+    /// taken to be gone.
+    pub live_writer_timeout: Duration,
 }
 
 impl App {
@@ -136,6 +142,7 @@ impl App {
             catalog: Catalog::open(opts)?,
             token: opts.token.clone(),
             header_timeout: opts.header_timeout.unwrap_or(HEADER_TIMEOUT),
+            live_writer_timeout: opts.live_writer_timeout.unwrap_or(live::WRITER_TIMEOUT),
         });
         if opts.warm {
             let a = app.clone();

@@ -393,6 +393,7 @@ async fn api_live(
         ))
         .into_response();
     };
+    let timeout = app.live_writer_timeout;
     let dir = match blocking(move || live_dir(&app, &id)).await {
         Ok(d) => d,
         Err(e) => return e.into_response(),
@@ -403,7 +404,7 @@ async fn api_live(
     };
     let body = streamed(move |w| {
         let _slot = slot;
-        super::live::produce(&dir, &sel, w)
+        super::live::stream(&dir, &sel, timeout, w)
     });
     let mut r = typed(body, "text/event-stream");
     r.headers_mut()

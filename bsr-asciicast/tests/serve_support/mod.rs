@@ -61,14 +61,18 @@ pub fn start(
     token: Option<&str>,
     header_timeout: Option<Duration>,
 ) -> SocketAddr {
-    let opts = ServeOptions {
+    start_with(ServeOptions {
         targets: targets.iter().map(|p| p.display().to_string()).collect(),
         gate: trusted(),
         token: token.map(|t| Token::new(t).unwrap()),
         warm: false,
         header_timeout,
         ..ServeOptions::default()
-    };
+    })
+}
+
+/// A server on 127.0.0.1 (any port) with these options.
+pub fn start_with(opts: ServeOptions) -> SocketAddr {
     let app = App::open(&opts).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -321,6 +325,12 @@ impl LiveWriter {
     pub fn step(&self, s: Step) {
         self.tx.as_ref().unwrap().send(s).unwrap();
         self.ack.recv_timeout(Duration::from_secs(30)).unwrap();
+    }
+
+    /// Stops writing without finishing anything, as a writer killed mid-session: the thread
+    /// waits forever and the recording stays unfinished.
+    pub fn abandon(self) {
+        std::mem::forget(self);
     }
 
     /// Finishes the channel, the connection and the session.

@@ -290,17 +290,13 @@ async fn api_text(
     Path(id): Path<String>,
     Query(q): Query<ChannelQuery>,
 ) -> Response {
-    let files = match blocking(move || channel(&app, &id, &q)).await {
-        Ok((_, f)) => f,
-        Err(e) => return e.into_response(),
-    };
-    let body = streamed(move |w| {
+    ndjson(app, id, q, |files, w| {
         let opts = crate::text::TextOptions { json: true };
-        crate::text::write_text(&files, &opts, w)
+        crate::text::write_text(files, &opts, w)
             .map(|_| ())
             .map_err(|e| e.to_string())
-    });
-    typed(body, "application/x-ndjson")
+    })
+    .await
 }
 
 async fn api_commands(
@@ -308,16 +304,29 @@ async fn api_commands(
     Path(id): Path<String>,
     Query(q): Query<ChannelQuery>,
 ) -> Response {
+    ndjson(app, id, q, |files, w| {
+        crate::commands::write_commands(files, true, w)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })
+    .await
+}
+
+/// A JSON-lines view of a channel that passed the gate, streamed as `produce` writes it.
+async fn ndjson<F>(app: Arc<App>, id: String, q: ChannelQuery, produce: F) -> Response
+where
+    F: FnOnce(&ChannelFiles, &mut super::stream::ChannelWriter) -> Result<(), String>
+        + Send
+        + 'static,
+{
     let files = match blocking(move || channel(&app, &id, &q)).await {
         Ok((_, f)) => f,
         Err(e) => return e.into_response(),
     };
-    let body = streamed(move |w| {
-        crate::commands::write_commands(&files, true, w)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    });
-    typed(body, "application/x-ndjson")
+    typed(
+        streamed(move |w| produce(&files, w)),
+        "application/x-ndjson",
+    )
 }
 
 async fn api_events(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {

@@ -8,63 +8,22 @@
 //! Screenshots go to `target/screenshots/`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod browser_support;
 mod serve_support;
 
-use headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption;
-use headless_chrome::{Browser, LaunchOptions, Tab};
+use browser_support::*;
+use serve_support::generate;
+
+use headless_chrome::{Browser, Tab};
 use serve_support::*;
-use std::ffi::OsStr;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-fn out_dir() -> PathBuf {
-    let d = root().join("target/screenshots");
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn browser(profile: &Path) -> Option<Browser> {
-    let path = match headless_chrome::browser::default_executable() {
-        Ok(p) => p,
-        Err(e) => {
-            if std::env::var("BSR_REQUIRE_CHROMIUM").as_deref() == Ok("1") {
-                panic!("BSR_REQUIRE_CHROMIUM=1 but no chromium was found: {e}");
-            }
-            eprintln!("SKIPPED: no chromium ({e}); set BSR_REQUIRE_CHROMIUM=1 to make this fail");
-            return None;
-        }
-    };
-    let args: Vec<&OsStr> = [
-        "--disable-quic",
-        "--disable-component-update",
-        "--disable-background-networking",
-        "--disable-sync",
-        "--no-first-run",
-    ]
-    .iter()
-    .map(OsStr::new)
-    .collect();
-    let opts = LaunchOptions::default_builder()
-        .path(Some(path))
-        .headless(true)
-        .sandbox(false)
-        .enable_gpu(false)
-        .window_size(Some((1280, 1000)))
-        .user_data_dir(Some(profile.to_path_buf()))
-        .idle_browser_timeout(Duration::from_secs(120))
-        .args(args)
-        .build()
-        .unwrap();
-    Some(Browser::new(opts).unwrap())
-}
+use std::time::Duration;
 
 /// A browser with a tab on `http://addr{path}`.
 fn browse(addr: SocketAddr, path: &str) -> Option<(tempfile::TempDir, Browser, Arc<Tab>)> {
-    let profile = tempfile::tempdir().unwrap();
-    let b = browser(profile.path())?;
-    let tab = b.new_tab().unwrap();
+    let (profile, b, tab) = new_tab()?;
     go(&tab, addr, path);
     Some((profile, b, tab))
 }
@@ -74,30 +33,6 @@ fn go(tab: &Tab, addr: SocketAddr, path: &str) {
         .unwrap()
         .wait_until_navigated()
         .unwrap();
-}
-
-fn eval(tab: &Tab, js: &str) -> serde_json::Value {
-    let r = tab.evaluate(js, true).unwrap();
-    r.value.unwrap_or(serde_json::Value::Null)
-}
-
-fn wait_for(tab: &Tab, js: &str, what: &str) {
-    let t0 = Instant::now();
-    while t0.elapsed() < Duration::from_secs(30) {
-        if eval(tab, js) == serde_json::Value::Bool(true) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("timed out waiting for {what} ({js})");
-}
-
-fn screenshot(tab: &Tab, name: &str) {
-    let png = tab
-        .capture_screenshot(CaptureScreenshotFormatOption::Png, None, None, true)
-        .unwrap();
-    assert!(png.starts_with(b"\x89PNG"));
-    std::fs::write(out_dir().join(format!("{name}.png")), png).unwrap();
 }
 
 /// The player's screen, one string per row, trailing blanks and blank rows at the end
@@ -252,7 +187,7 @@ fn replay_plays_to_the_final_screen_and_opens_at_t() {
 #[test]
 fn hostile_recording_runs_no_script_in_list_or_replay() {
     let d = tempfile::tempdir().unwrap();
-    hostile(d.path());
+    hostile(Arc::new(bsr_core::store::FsStore::new(d.path())));
     let addr = start(&[d.path()], None, None);
     let Some((_p, _b, tab)) = browse(addr, "/") else {
         return;

@@ -72,8 +72,8 @@ impl ChannelFiles {
 
 impl ChannelFiles {
     /// Opens one of the channel's files as a chunk stream under the structure rules of `kind`,
-    /// hashing it (SHA-256) only when a digest is expected for it: pinned by the gate, or from
-    /// `SHA256SUM` for raw files. `--unverified` expects none, so nothing is hashed (as its
+    /// hashing it (SHA-256, on a second thread for files over 1 MiB) only when a digest is
+    /// expected for it: pinned by the gate, or from `SHA256SUM` for raw files. `--unverified` expects none, so nothing is hashed (as its
     /// warning says, no checksum was checked); the CRC of every chunk is checked either way.
     pub fn stream(
         &self,
@@ -93,7 +93,8 @@ pub fn open_stream<'a>(
 ) -> Result<ChunkStream<Box<dyn std::io::Read + Send + 'a>>, bsr_core::Error> {
     let s = ChunkStream::new(store.open(path)?, &store.describe(path)).with_structure(kind);
     Ok(if checksums.contains_key(path) {
-        s.with_sha256()
+        // The conversion or the emulator keeps this core busy: the hash runs on another.
+        s.with_sha256_on_thread()
     } else {
         s
     })

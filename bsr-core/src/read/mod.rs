@@ -38,11 +38,12 @@
 pub mod chunk;
 pub mod decoder;
 pub mod follow;
+mod hash_thread;
 mod stream;
 pub mod structure;
 
 pub use chunk::ChunkReader;
-pub use stream::{ChunkStream, STREAM_MAP_MIN, STREAM_MAP_WINDOW, StreamEnd};
+pub use stream::{ChunkStream, HASH_THREAD_FROM, STREAM_MAP_MIN, STREAM_MAP_WINDOW, StreamEnd};
 
 use crate::error::{Error, Result};
 use crate::format::checksum::{self, ChecksumEntry};

@@ -7,6 +7,8 @@ use crate::store::ReadStore;
 
 /// Bytes read from the source per `read` call.
 const STREAM_READ_SIZE: usize = 1024 * 1024;
+/// Bytes read before [`ChunkStream::with_sha256_on_thread`] moves the hash to its own thread.
+pub const HASH_THREAD_FROM: u64 = 1024 * 1024;
 /// Initial buffer.
 const STREAM_INITIAL_BUF: usize = 64 * 1024;
 /// Smallest room worth a read call.
@@ -239,6 +241,9 @@ pub struct ChunkStream<R> {
     offset: u64,
     index: u64,
     hasher: Option<sha2::Sha256>,
+    /// Hash on a second thread once the file is larger than [`HASH_THREAD_FROM`] (read mode).
+    hash_on_thread: bool,
+    hash_thread: Option<super::hash_thread::HashThread>,
     gzip: bool,
     eof: bool,
     magic_done: bool,
@@ -334,6 +339,8 @@ impl<R: std::io::Read> ChunkStream<R> {
             offset: 0,
             index: 0,
             hasher: None,
+            hash_on_thread: false,
+            hash_thread: None,
             gzip: false,
             eof: false,
             magic_done: false,
@@ -357,6 +364,17 @@ impl<R: std::io::Read> ChunkStream<R> {
         use sha2::Digest;
         self.hasher = Some(sha2::Sha256::new());
         self
+    }
+
+    /// [`Self::with_sha256`], with the hash computed on a second thread once more than
+    /// [`HASH_THREAD_FROM`] bytes were read (smaller files are hashed inline: a thread costs
+    /// more than their hash). For readers that do heavy work of their own with the chunks (a
+    /// converter, a terminal emulator): the reading thread only copies each block it reads for
+    /// the hashing thread (memory: a few blocks of at most one read). A stream that reads
+    /// through a memory map ([`ChunkStream::open`]) hashes inline, in its one pass with the CRC.
+    pub fn with_sha256_on_thread(mut self) -> Self {
+        self.hash_on_thread = true;
+        self.with_sha256()
     }
 
     /// The file's path.
@@ -401,7 +419,22 @@ impl<R: std::io::Read> ChunkStream<R> {
             self.eof = true;
             return Ok(false);
         }
-        if let Some(h) = &mut self.hasher {
+        if self.hash_on_thread
+            && self.hash_thread.is_none()
+            && self.total >= HASH_THREAD_FROM
+            && let Some(h) = self.hasher.take()
+        {
+            match super::hash_thread::HashThread::spawn(h) {
+                Ok(t) => self.hash_thread = Some(t),
+                Err(h) => {
+                    self.hasher = Some(h);
+                    self.hash_on_thread = false;
+                }
+            }
+        }
+        if let Some(t) = &mut self.hash_thread {
+            t.update(&self.buf[self.end..self.end + n], &self.path)?;
+        } else if let Some(h) = &mut self.hasher {
             h.update(&self.buf[self.end..self.end + n]);
         }
         self.end += n;
@@ -572,8 +605,12 @@ impl<R: std::io::Read> ChunkStream<R> {
         while self.fill()? {
             self.start = self.end;
         }
+        let sha256 = match self.hash_thread.take() {
+            Some(t) => Some(t.finish(&self.path)?),
+            None => self.hasher.take().map(|h| h.finalize().into()),
+        };
         Ok(StreamEnd {
-            sha256: self.hasher.take().map(|h| h.finalize().into()),
+            sha256,
             bytes: self.total,
             chunks: self.index,
         })

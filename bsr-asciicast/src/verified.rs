@@ -141,6 +141,19 @@ pub enum GateError {
         /// What went wrong.
         source: bsr_core::Error,
     },
+    /// A file read while the recording was verified does not have the digest that verified:
+    /// it changed between the two reads.
+    #[error(
+        "{path}: changed while it was read: SHA-256 {actual}, but {expected} verified; refusing to show it"
+    )]
+    Changed {
+        /// The file.
+        path: String,
+        /// The digest that verified (hex).
+        expected: String,
+        /// The digest of what was read (hex).
+        actual: String,
+    },
     /// A file the command is about to read is not among the files that verified.
     #[error("{path}: not covered by the verification of the recording; refusing to read it")]
     NotVerified {
@@ -160,10 +173,11 @@ fn key_message(path: &str, e: &bsr_core::Error) -> String {
 }
 
 impl GateError {
-    /// Process exit code: 5 invalid, 6 unfinished, 2 unreadable or a key file error.
+    /// Process exit code: 5 invalid (or changed while read), 6 unfinished, 2 unreadable or a
+    /// key file error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            GateError::Invalid { .. } => 5,
+            GateError::Invalid { .. } | GateError::Changed { .. } => 5,
             GateError::Unfinished { .. } => 6,
             _ => 2,
         }
@@ -243,31 +257,250 @@ impl Verification {
     /// must have one, and is checked against it while read. Every file, verified or not, must
     /// be a regular file (a FIFO, device or folder is refused before anything opens it).
     pub fn pin(&self, files: &mut ChannelFiles) -> Result<(), GateError> {
-        let paths = [
-            files.requests_inbound.as_deref(),
-            files.requests_outbound.as_deref(),
-            Some(files.messages_outbound.as_str()),
-            files.messages_inbound.as_deref(),
-            files.connection_requests.as_deref(),
-        ];
-        for p in paths.into_iter().flatten() {
+        let paths = channel_paths(files);
+        for p in &paths {
             check_regular(files, p)?;
         }
         if !self.verified {
             // Nothing was verified, so nothing is checked against a digest (as the warning
             // says): the files are read without hashing, their chunks' CRCs still checked.
-            files.checksums.clear();
+            files.checksums = crate::convert::Digests::default();
             return Ok(());
         }
         let mut pinned = BTreeMap::new();
-        for p in paths.into_iter().flatten() {
-            let d = self.digests.get(p).ok_or_else(|| GateError::NotVerified {
-                path: escape(&files.store.describe(p)),
+        for p in paths {
+            let d = self.digests.get(&p).ok_or_else(|| GateError::NotVerified {
+                path: escape(&files.store.describe(&p)),
             })?;
-            pinned.insert(p.to_string(), *d);
+            pinned.insert(p, *d);
         }
-        files.checksums = pinned;
+        files.checksums = crate::convert::Digests::expect(pinned);
         Ok(())
+    }
+}
+
+/// The files of a channel that a view may read.
+fn channel_paths(files: &ChannelFiles) -> Vec<String> {
+    [
+        files.requests_inbound.as_deref(),
+        files.requests_outbound.as_deref(),
+        Some(files.messages_outbound.as_str()),
+        files.messages_inbound.as_deref(),
+        files.connection_requests.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .map(str::to_string)
+    .collect()
+}
+
+/// A verification that runs on a thread of its own while the content is read (one pass over
+/// the data instead of verifying first and reading after).
+///
+/// The reading hashes every file it reads ([`Pending::prepare`]), and whatever it produces is
+/// held back by the caller (a staged file, or output kept until the end) until
+/// [`Pending::finish`] has the verdict and has compared each file's digest with the one that
+/// verified. So the bytes shown are exactly the bytes verified, and nothing reaches the
+/// output before the verdict: on a refusal the held output is thrown away.
+///
+/// ```no_run
+/// use bsr_asciicast::convert::select_channel;
+/// use bsr_asciicast::verified::{GateOptions, Pending};
+/// use bsr_core::read::Recording;
+/// let rec = Recording::open_path(std::path::Path::new("testdata/recordings/sr_shell00001.bsr"))?;
+/// let pending = Pending::start(rec.store().clone(), rec.dir(), &GateOptions::default());
+/// let mut files = select_channel(&rec, None, None)?;
+/// pending.prepare(&mut files)?;
+/// let mut held = Vec::new();
+/// bsr_asciicast::text::write_text(&files, &Default::default(), &mut held)?;
+/// let verification = pending.finish(&files)?; // only now may `held` be shown
+/// assert!(verification.verified);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Pending {
+    state: PendingState,
+}
+
+#[derive(Debug)]
+enum PendingState {
+    /// `--unverified`: nothing runs.
+    Unverified(Verification),
+    /// The verification's thread.
+    Running(std::thread::JoinHandle<Result<Verification, GateError>>),
+    /// It could not get a thread of its own, and ran before anything was read.
+    Done(Result<Verification, GateError>),
+}
+
+impl Pending {
+    /// Starts verifying the recording in folder `dir` of `store` on a new thread.
+    pub fn start(store: Arc<dyn ReadStore>, dir: &str, opts: &GateOptions) -> Self {
+        let (d, o, s) = (dir.to_string(), opts.clone(), store.clone());
+        let state = match std::thread::Builder::new()
+            .name("bsr-gate".into())
+            .spawn(move || gate(&*s, &d, &o))
+        {
+            Ok(h) => PendingState::Running(h),
+            Err(_) => PendingState::Done(gate(&*store, dir, opts)),
+        };
+        Pending { state }
+    }
+
+    /// Starts verifying the recording in folder `dir` of `store` on a new thread, for reading
+    /// the channel `files`, and readies them: each must be a regular file; the channel's output
+    /// file, when larger than [`bsr_core::read::HASH_THREAD_FROM`], is read by the verifier
+    /// and its bytes handed to the reading as they are hashed
+    /// ([`bsr_verify::verify::verify_sharing`]); the others are hashed as they are read, for
+    /// [`Pending::finish`] to compare.
+    pub fn start_sharing(
+        store: Arc<dyn ReadStore>,
+        dir: &str,
+        opts: &GateOptions,
+        files: &mut ChannelFiles,
+    ) -> Result<Self, GateError> {
+        let paths = channel_paths(files);
+        for p in &paths {
+            check_regular(files, p)?;
+        }
+        let big = store
+            .size(&files.messages_outbound)
+            .is_ok_and(|n| n >= bsr_core::read::HASH_THREAD_FROM);
+        let vopts = VerifyOptions {
+            trust: opts.trust.clone(),
+            ..VerifyOptions::default()
+        };
+        let (d, s) = (dir.to_string(), store.clone());
+        let share = if big {
+            let (share, reader) = bsr_core::read::share::share(&files.messages_outbound);
+            files.checksums = crate::convert::Digests::deferred_sharing(
+                paths.iter().map(|p| &**p),
+                &files.messages_outbound,
+                reader,
+            );
+            Some(share)
+        } else {
+            files.checksums = crate::convert::Digests::deferred(paths.iter().map(|p| &**p));
+            None
+        };
+        let spawned = std::thread::Builder::new()
+            .name("bsr-gate".into())
+            .spawn(move || {
+                let report = match share {
+                    Some(share) => bsr_verify::verify::verify_sharing(&*s, &d, &vopts, share),
+                    None => verify(&*s, &d, &vopts),
+                };
+                gate_report(&*s, &d, &report)
+            });
+        let state = match spawned {
+            Ok(h) => PendingState::Running(h),
+            Err(_) => {
+                // No thread: verify first, then read the files pinned to what verified.
+                let r = gate(&*store, dir, opts);
+                if let Ok(v) = &r {
+                    v.pin(files)?;
+                }
+                PendingState::Done(r)
+            }
+        };
+        Ok(Pending { state })
+    }
+
+    /// Content read without verification (`--unverified`).
+    pub fn unverified(location: impl Into<String>) -> Self {
+        Pending {
+            state: PendingState::Unverified(Verification::unverified(location)),
+        }
+    }
+
+    /// Verifies now, on this thread, before anything is read: for output that goes to a pipe
+    /// or a terminal, which should see it as it is made (once verified) rather than all at the
+    /// end.
+    pub fn verify_now(store: &dyn ReadStore, dir: &str, opts: &GateOptions) -> Self {
+        Pending {
+            state: PendingState::Done(gate(store, dir, opts)),
+        }
+    }
+
+    /// Whether the verdict is known before reading (`--unverified`, or [`Pending::verify_now`]):
+    /// output can then go out as it is made.
+    pub fn is_decided(&self) -> bool {
+        !matches!(self.state, PendingState::Running(_))
+    }
+
+    /// The warning the output must carry (with `--unverified`), known before the verdict.
+    pub fn warning(&self) -> Option<&'static str> {
+        match &self.state {
+            PendingState::Unverified(v) => v.warning(),
+            _ => None,
+        }
+    }
+
+    /// Readies a channel's files for reading while the verification runs: each must be a
+    /// regular file, and each is hashed as it is read, for [`Pending::finish`] to compare.
+    /// Unverified: as [`Verification::pin`] (nothing hashed).
+    pub fn prepare(&self, files: &mut ChannelFiles) -> Result<(), GateError> {
+        match &self.state {
+            PendingState::Unverified(v) | PendingState::Done(Ok(v)) => v.pin(files),
+            PendingState::Done(Err(_)) | PendingState::Running(_) => {
+                let paths = channel_paths(files);
+                for p in &paths {
+                    check_regular(files, p)?;
+                }
+                files.checksums = crate::convert::Digests::deferred(paths.iter().map(|p| &**p));
+                Ok(())
+            }
+        }
+    }
+
+    /// The verdict, once the verification has finished.
+    pub fn wait(self) -> Result<Verification, GateError> {
+        match self.state {
+            PendingState::Unverified(v) => Ok(v),
+            PendingState::Done(r) => r,
+            PendingState::Running(h) => h.join().unwrap_or_else(|_| {
+                Err(GateError::Unreadable {
+                    location: String::new(),
+                    problems: "  the verification stopped unexpectedly".into(),
+                })
+            }),
+        }
+    }
+
+    /// The verdict, and the check that every file the reading hashed ([`Pending::prepare`])
+    /// has the digest that verified: a file changed between the two reads, or read but not
+    /// covered by the verification, is refused. Only after this returns `Ok` may what was
+    /// read be shown.
+    pub fn finish(self, files: &ChannelFiles) -> Result<Verification, GateError> {
+        // A shared file never opened: the verifier must not wait for its reader.
+        files.checksums.release_shared();
+        let v = self.wait()?;
+        if v.verified {
+            if let Some(p) = files.checksums.shared_path()
+                && !v.digests.contains_key(p)
+            {
+                return Err(GateError::NotVerified {
+                    path: escape(&files.store.describe(p)),
+                });
+            }
+            for (path, got) in files.checksums.observed() {
+                match v.digests.get(&path) {
+                    None => {
+                        return Err(GateError::NotVerified {
+                            path: escape(&files.store.describe(&path)),
+                        });
+                    }
+                    Some(want) if *want != got => {
+                        return Err(GateError::Changed {
+                            path: escape(&files.store.describe(&path)),
+                            expected: hex::encode(want),
+                            actual: hex::encode(got),
+                        });
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        Ok(v)
     }
 }
 
@@ -482,6 +715,81 @@ impl GateArgs {
             recording,
             verification,
         })
+    }
+}
+
+/// A local recording, opened, whose verification starts with [`Opening::begin`] once the
+/// files to read are known.
+#[derive(Debug)]
+pub struct Opening {
+    /// The recording.
+    pub recording: bsr_core::read::Recording,
+    how: How,
+}
+
+#[derive(Debug)]
+enum How {
+    /// `--unverified`.
+    Unverified(String),
+    /// Verify first, then read (output for a pipe or a terminal).
+    First(GateOptions),
+    /// Verify while reading, on another thread, the output held back.
+    Beside(GateOptions),
+}
+
+impl Opening {
+    /// Starts the verification for reading the channel `files` of this recording and readies
+    /// them ([`Pending::prepare`]); while verifying beside the reading, the channel's output
+    /// file (the large one) is read once, by the verifier, for both ([`bsr_core::read::share`]).
+    pub fn begin(&self, files: &mut ChannelFiles) -> Result<Pending, GateError> {
+        let rec = &self.recording;
+        let pending = match &self.how {
+            How::Unverified(l) => Pending::unverified(l.clone()),
+            How::First(o) => Pending::verify_now(&**rec.store(), rec.dir(), o),
+            How::Beside(o) => {
+                return Pending::start_sharing(rec.store().clone(), rec.dir(), o, files);
+            }
+        };
+        pending.prepare(files)?;
+        Ok(pending)
+    }
+
+    /// The verdict alone, verifying now (to report a refusal first when choosing the channel
+    /// failed).
+    pub fn verdict(&self) -> Result<Verification, GateError> {
+        let rec = &self.recording;
+        match &self.how {
+            How::Unverified(l) => Ok(Verification::unverified(l.clone())),
+            How::First(o) | How::Beside(o) => gate(&**rec.store(), rec.dir(), o),
+        }
+    }
+}
+
+impl GateArgs {
+    /// [`GateArgs::open`] that does not verify yet: [`Opening::begin`] starts it, on its own
+    /// thread while the caller reads the recording (which holds back what it makes of it until
+    /// [`Pending::finish`]), or with `verify_first` before anything is read, as `open` does.
+    pub fn start(&self, path: &Path, verify_first: bool) -> Result<Opening, GateError> {
+        check_recording_path(path)?;
+        let opts = if self.unverified {
+            None
+        } else {
+            Some(GateOptions::from_key_files(
+                self.kek.as_deref(),
+                self.recorder_key.as_deref(),
+            )?)
+        };
+        let recording =
+            bsr_core::read::Recording::open_path(path).map_err(|source| GateError::Open {
+                path: escape(&path.display().to_string()),
+                source,
+            })?;
+        let how = match opts {
+            None => How::Unverified(path.display().to_string()),
+            Some(o) if verify_first => How::First(o),
+            Some(o) => How::Beside(o),
+        };
+        Ok(Opening { recording, how })
     }
 }
 

@@ -4,11 +4,11 @@
 use anyhow::Context;
 use bsr_asciicast::convert::{
     ChannelFiles, ConvertContext, ConvertOptions, DEFAULT_MAX_OUTPUT, Format, Severity,
-    convert_with, select_channel,
+    convert_with,
 };
 use bsr_asciicast::error::ConvertError;
 use bsr_asciicast::human::escape;
-use bsr_asciicast::verified::{GateArgs, GateError, Verification};
+use bsr_asciicast::verified::{GateArgs, GateError, Pending, Verification};
 use bsr_core::store::FsStore;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -118,18 +118,12 @@ fn raw_files(requests: Option<PathBuf>, messages: PathBuf) -> anyhow::Result<Cha
     })
 }
 
-/// The channel's files, through the verification gate.
-fn gated_files(a: &ConvertArgs) -> anyhow::Result<(ChannelFiles, Verification)> {
+/// The channel's files, readied while the recording is verified ([`super::held`]).
+fn gated_files(a: &ConvertArgs) -> anyhow::Result<(ChannelFiles, Pending)> {
     match (&a.recording, &a.messages) {
         (Some(r), _) => {
-            let opened = a.gate.open(r)?;
-            let mut files = select_channel(
-                &opened.recording,
-                a.connection.as_deref(),
-                a.channel.as_deref(),
-            )?;
-            opened.verification.pin(&mut files)?;
-            Ok((files, opened.verification))
+            let opening = a.gate.start(r, super::held::streams(a.output.as_deref()))?;
+            super::held::channel(opening, a.connection.as_deref(), a.channel.as_deref())
         }
         (None, Some(m)) => {
             if !a.gate.unverified {
@@ -138,45 +132,12 @@ fn gated_files(a: &ConvertArgs) -> anyhow::Result<(ChannelFiles, Verification)> 
                 );
             }
             let mut files = raw_files(a.requests.clone(), m.clone())?;
-            let v = Verification::unverified(m.display().to_string());
-            v.pin(&mut files)?;
-            Ok((files, v))
+            let p = Pending::unverified(m.display().to_string());
+            p.prepare(&mut files)?;
+            Ok((files, p))
         }
         (None, None) => anyhow::bail!("give a recording or --messages"),
     }
-}
-
-/// Writes the cast to `output` (through a temporary name, renamed when complete: [`super::Staged`]) or stdout.
-fn write_cast(
-    files: &ChannelFiles,
-    opts: &ConvertOptions,
-    ctx: &ConvertContext,
-    output: Option<&Path>,
-) -> anyhow::Result<Result<bsr_asciicast::convert::Converted, ConvertError>> {
-    const BUF: usize = 256 * 1024;
-    Ok(match output {
-        Some(p) => {
-            let (f, staged) = super::Staged::create(p, ".partial")
-                .with_context(|| format!("creating {}", p.display()))?;
-            let r = convert_with(files, opts, ctx, std::io::BufWriter::with_capacity(BUF, f));
-            match &r {
-                Ok(_) => staged
-                    .commit()
-                    .with_context(|| format!("renaming to {}", p.display()))?,
-                Err(_) => staged.abandon(),
-            }
-            r
-        }
-        None => {
-            let out = std::io::stdout();
-            convert_with(
-                files,
-                opts,
-                ctx,
-                std::io::BufWriter::with_capacity(BUF, out.lock()),
-            )
-        }
-    })
 }
 
 /// Runs `convert`; returns the exit code.
@@ -200,7 +161,7 @@ pub fn run(a: ConvertArgs) -> anyhow::Result<i32> {
         markers: a.markers || a.all,
         strict: a.strict,
     };
-    let (files, verification) = match gated_files(&a) {
+    let (files, pending) = match gated_files(&a) {
         Ok(x) => x,
         Err(e) => match e.downcast_ref::<GateError>() {
             Some(g) => {
@@ -215,18 +176,32 @@ pub fn run(a: ConvertArgs) -> anyhow::Result<i32> {
     ctx.max_output_bytes = a.max_output;
     // Raw mode: Boundary converts a channel that never started a shell or exec.
     ctx.allow_no_program = a.messages.is_some();
-    ctx.unverified_warning = verification.warning().map(str::to_string);
-    let done = match write_cast(&files, &opts, &ctx, a.output.as_deref())? {
-        Ok(d) => d,
-        Err(e @ ConvertError::NotInteractive(_)) => {
-            super::print_error(&e.into());
-            return Ok(3);
+    ctx.unverified_warning = pending.warning().map(str::to_string);
+    let gated = super::held::run_gated(a.output.as_deref(), &files, pending, |w| {
+        convert_with(&files, &opts, &ctx, w)
+    })
+    .with_context(|| match &a.output {
+        Some(p) => format!("writing {}", p.display()),
+        None => "writing the output".to_string(),
+    })?;
+    let (done, verification) = match gated {
+        super::held::Gated::Shown(d, v) => (d, v),
+        super::held::Gated::Refused(g) => {
+            let code = g.exit_code();
+            super::print_error(&g.into());
+            return Ok(code);
         }
-        Err(e @ ConvertError::Strict(_)) => {
-            super::print_error(&e.into());
-            return Ok(4);
-        }
-        Err(e) => return Err(e.into()),
+        super::held::Gated::Failed(e) => match e {
+            e @ ConvertError::NotInteractive(_) => {
+                super::print_error(&e.into());
+                return Ok(3);
+            }
+            e @ ConvertError::Strict(_) => {
+                super::print_error(&e.into());
+                return Ok(4);
+            }
+            e => return Err(e.into()),
+        },
     };
     let r = &done.report;
     if let Some(p) = &a.report {

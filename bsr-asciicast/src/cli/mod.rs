@@ -3,6 +3,7 @@
 
 pub mod convert;
 pub mod follow;
+pub mod held;
 pub mod html;
 pub mod import;
 pub mod redact;

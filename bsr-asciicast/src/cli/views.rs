@@ -1,10 +1,10 @@
 //! The text views on the command line: `text`, `commands`, `search`.
 
 use anyhow::Context;
-use bsr_asciicast::convert::{ChannelFiles, select_channel};
+use bsr_asciicast::convert::ChannelFiles;
 use bsr_asciicast::search::{Check, Found, Matcher, search};
 use bsr_asciicast::term::{MAX_COLS, MAX_LINE_CHARS, MAX_ROWS, TextError, printable};
-use bsr_asciicast::verified::{GateArgs, GateOptions, UNVERIFIED_WARNING};
+use bsr_asciicast::verified::{GateArgs, GateError, GateOptions, Pending, UNVERIFIED_WARNING};
 use clap::Subcommand;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -87,18 +87,19 @@ pub enum ViewCmd {
 pub fn run(cmd: ViewCmd) -> anyhow::Result<i32> {
     match cmd {
         ViewCmd::Text(a) => {
-            let (files, warning) = match verified_channel(&a)? {
+            let (files, pending) = match verified_channel(&a)? {
                 Ok(x) => x,
                 Err(code) => return Ok(code),
             };
+            let warning = pending.warning();
             let opts = bsr_asciicast::text::TextOptions { json: a.json };
-            let r = with_output(a.output.as_deref(), |w| {
+            let r = gated_output(a.output.as_deref(), &files, pending, |w| {
                 warn_in_output(w, warning, a.json)?;
                 bsr_asciicast::text::write_text(&files, &opts, w)
-            });
+            })?;
             let s = match r {
                 Ok(s) => s,
-                Err(e) => return report_error(e),
+                Err(code) => return code,
             };
             if s.cut_lines > 0 {
                 eprintln!(
@@ -110,17 +111,18 @@ pub fn run(cmd: ViewCmd) -> anyhow::Result<i32> {
             Ok(0)
         }
         ViewCmd::Commands(a) => {
-            let (files, warning) = match verified_channel(&a)? {
+            let (files, pending) = match verified_channel(&a)? {
                 Ok(x) => x,
                 Err(code) => return Ok(code),
             };
-            let r = with_output(a.output.as_deref(), |w| {
+            let warning = pending.warning();
+            let r = gated_output(a.output.as_deref(), &files, pending, |w| {
                 warn_in_output(w, warning, a.json)?;
                 bsr_asciicast::commands::write_commands(&files, a.json, w)
-            });
+            })?;
             let done = match r {
                 Ok(d) => d,
-                Err(e) => return report_error(e),
+                Err(code) => return code,
             };
             if !done.had_input {
                 eprintln!(
@@ -193,27 +195,53 @@ pub fn run(cmd: ViewCmd) -> anyhow::Result<i32> {
     }
 }
 
-/// The verification gate for `text` and `commands`: the channel's files once the recording
-/// verified (pinned to the digests that verified), and the warning to show with
-/// `--unverified`; `Err(exit code)` when the gate refused (the reason is printed).
-fn verified_channel(
-    a: &ChannelArgs,
-) -> anyhow::Result<Result<(ChannelFiles, Option<&'static str>), i32>> {
-    let opened = match a.gate.open(&a.recording) {
-        Ok(o) => o,
-        Err(e) => {
-            let code = e.exit_code();
-            super::print_error(&e.into());
-            return Ok(Err(code));
+/// The verification gate for `text` and `commands`: the channel's files, readied while the
+/// recording is verified ([`super::held`]); `Err(exit code)` when the gate refused (the reason
+/// is printed).
+fn verified_channel(a: &ChannelArgs) -> anyhow::Result<Result<(ChannelFiles, Pending), i32>> {
+    let out = a.output.as_deref();
+    let chosen = a
+        .gate
+        .start(&a.recording, super::held::streams(out))
+        .map_err(anyhow::Error::from)
+        .and_then(|o| super::held::channel(o, a.connection.as_deref(), a.channel.as_deref()));
+    match chosen {
+        Ok(x) => Ok(Ok(x)),
+        Err(e) => match e.downcast_ref::<GateError>() {
+            Some(g) => {
+                let code = g.exit_code();
+                super::print_error(&e);
+                Ok(Err(code))
+            }
+            None => Err(e),
+        },
+    }
+}
+
+/// Runs a view through [`super::held::run_gated`]; `Err(exit code result)` when it refused or
+/// failed (the reason is printed).
+fn gated_output<T>(
+    output: Option<&Path>,
+    files: &ChannelFiles,
+    pending: Pending,
+    work: impl FnOnce(&mut dyn Write) -> Result<T, TextError>,
+) -> anyhow::Result<Result<T, anyhow::Result<i32>>> {
+    let shown = |p: &Path| p.display().to_string();
+    let r = super::held::run_gated(output, files, pending, work).with_context(|| {
+        format!(
+            "writing {}",
+            output.map(shown).unwrap_or_else(|| "the output".into())
+        )
+    })?;
+    Ok(match r {
+        super::held::Gated::Shown(t, _) => Ok(t),
+        super::held::Gated::Refused(g) => {
+            let code = g.exit_code();
+            super::print_error(&g.into());
+            Err(Ok(code))
         }
-    };
-    let mut files = select_channel(
-        &opened.recording,
-        a.connection.as_deref(),
-        a.channel.as_deref(),
-    )?;
-    opened.verification.pin(&mut files)?;
-    Ok(Ok((files, opened.verification.warning())))
+        super::held::Gated::Failed(e) => Err(report_error(e)),
+    })
 }
 
 /// The `--unverified` warning as the output's first line.
@@ -255,40 +283,6 @@ fn report_error(e: TextError) -> anyhow::Result<i32> {
             Ok(3)
         }
         e => Err(e.into()),
-    }
-}
-
-/// Writes to `output` (progressively, under a temporary name renamed when complete) or stdout.
-fn with_output<T>(
-    output: Option<&Path>,
-    f: impl FnOnce(&mut dyn Write) -> Result<T, TextError>,
-) -> Result<T, TextError> {
-    match output {
-        Some(p) => {
-            let (file, staged) = super::Staged::create(p, ".partial")?;
-            let mut w = std::io::BufWriter::with_capacity(256 * 1024, file);
-            let r = f(&mut w).and_then(|v| {
-                w.flush()?;
-                Ok(v)
-            });
-            match r {
-                Ok(v) => {
-                    staged.commit()?;
-                    Ok(v)
-                }
-                Err(e) => {
-                    staged.abandon();
-                    Err(e)
-                }
-            }
-        }
-        None => {
-            let out = std::io::stdout();
-            let mut w = std::io::BufWriter::with_capacity(256 * 1024, out.lock());
-            let v = f(&mut w)?;
-            w.flush()?;
-            Ok(v)
-        }
     }
 }
 

@@ -21,7 +21,7 @@ mod program;
 pub(crate) mod scan;
 mod select;
 
-pub use select::{ChannelFiles, select_channel};
+pub use select::{ChannelFiles, Digests, select_channel};
 
 use crate::error::ConvertError;
 use bsr_core::format::Timestamp;

@@ -7,7 +7,6 @@ use bsr_core::read::ChunkStream;
 use bsr_core::read::structure::StreamKind;
 use bsr_core::ssh::{Decoded, Request, decode_chunk_payload};
 use bsr_core::store::ReadStore;
-use std::collections::BTreeMap;
 
 /// One request, with its chunk time and file.
 pub(super) struct Req {
@@ -27,7 +26,7 @@ pub(super) struct Scan {
 pub(super) fn scan_optional(
     store: &dyn ReadStore,
     path: Option<&str>,
-    checksums: &BTreeMap<String, [u8; 32]>,
+    checksums: &super::select::Digests,
 ) -> Result<Scan, ConvertError> {
     match path {
         Some(p) => scan_requests(store, p, checksums),
@@ -38,7 +37,7 @@ pub(super) fn scan_optional(
 fn scan_requests(
     store: &dyn ReadStore,
     path: &str,
-    checksums: &BTreeMap<String, [u8; 32]>,
+    checksums: &super::select::Digests,
 ) -> Result<Scan, ConvertError> {
     let mut out = Scan::default();
     let mut s = super::select::open_stream(store, checksums, path, StreamKind::Requests)?;
@@ -82,9 +81,12 @@ fn scan_requests(
 pub(crate) fn check_sum<R: std::io::Read>(
     s: ChunkStream<R>,
     path: &str,
-    checksums: &BTreeMap<String, [u8; 32]>,
+    checksums: &super::select::Digests,
 ) -> Result<(), ConvertError> {
     let end = s.finish()?;
+    if let Some(got) = end.sha256 {
+        checksums.observe(path, got);
+    }
     if let (Some(want), Some(got)) = (checksums.get(path), end.sha256)
         && *want != got
     {

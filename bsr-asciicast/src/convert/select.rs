@@ -29,8 +29,136 @@ pub struct ChannelFiles {
     /// The connection's `requests-inbound.data` (global requests such as tcpip-forward).
     pub connection_requests: Option<String>,
     /// Expected SHA-256 of files by path (from the container's `SHA256SUM`, or pinned by
-    /// [`crate::verified::Verification::pin`]).
-    pub checksums: BTreeMap<String, [u8; 32]>,
+    /// [`crate::verified::Verification::pin`]), or, while a verification runs beside the reading
+    /// ([`crate::verified::Pending`]), the files to hash and where their digests go.
+    pub checksums: Digests,
+}
+
+/// The SHA-256 that the files of a channel must have, by store path.
+///
+/// Either known before the reading ([`Digests::expect`]: a mismatch fails the file when its
+/// stream ends), or deferred ([`Digests::deferred`]: every listed file is hashed as it is read
+/// and its digest is recorded, for [`crate::verified::Pending::finish`] to compare with the
+/// verification's once both are done).
+#[derive(Debug, Clone, Default)]
+pub struct Digests {
+    expected: BTreeMap<String, [u8; 32]>,
+    observed: Option<Observed>,
+    /// A file read from the verifier's read of it (its path, and the reader until opened).
+    shared: Option<(String, SharedSlot)>,
+}
+
+type Observed = Arc<std::sync::Mutex<BTreeMap<String, [u8; 32]>>>;
+type SharedSlot = Arc<std::sync::Mutex<Option<bsr_core::read::share::SharedReader>>>;
+
+fn take_slot(slot: &SharedSlot) -> Option<bsr_core::read::share::SharedReader> {
+    match slot.lock() {
+        Ok(mut s) => s.take(),
+        Err(p) => p.into_inner().take(),
+    }
+}
+
+impl Digests {
+    /// Digests known before reading.
+    pub fn expect(expected: BTreeMap<String, [u8; 32]>) -> Self {
+        Digests {
+            expected,
+            observed: None,
+            shared: None,
+        }
+    }
+
+    /// The files `paths` are hashed as they are read, and their digests recorded.
+    pub fn deferred<'a>(paths: impl IntoIterator<Item = &'a str>) -> Self {
+        Digests {
+            expected: paths
+                .into_iter()
+                .map(|p| (p.to_string(), [0; 32]))
+                .collect(),
+            observed: Some(Arc::default()),
+            shared: None,
+        }
+    }
+
+    /// [`Digests::deferred`], with the file `path` read from the verifier's read of it
+    /// ([`bsr_core::read::share`]) instead of from the store: the first stream opened on it
+    /// gets `reader` (later ones read the file, hashed).
+    pub fn deferred_sharing<'a>(
+        paths: impl IntoIterator<Item = &'a str>,
+        path: &str,
+        reader: bsr_core::read::share::SharedReader,
+    ) -> Self {
+        let mut d = Self::deferred(paths);
+        d.shared = Some((
+            path.to_string(),
+            Arc::new(std::sync::Mutex::new(Some(reader))),
+        ));
+        d
+    }
+
+    /// The file read from the verifier's read of it, if any.
+    pub fn shared_path(&self) -> Option<&str> {
+        self.shared.as_ref().map(|(p, _)| p.as_str())
+    }
+
+    /// The verifier's read of `path`, the first time it is asked for.
+    fn take_shared(&self, path: &str) -> Option<bsr_core::read::share::SharedReader> {
+        match &self.shared {
+            Some((p, slot)) if p == path => take_slot(slot),
+            _ => None,
+        }
+    }
+
+    /// Lets the verifier go on alone if the shared file was never opened (it would otherwise
+    /// wait for its reader).
+    pub fn release_shared(&self) {
+        if let Some((_, slot)) = &self.shared {
+            drop(take_slot(slot));
+        }
+    }
+
+    /// Whether `path` is hashed as it is read.
+    pub fn contains_key(&self, path: &str) -> bool {
+        self.expected.contains_key(path)
+    }
+
+    /// The digest `path` must have (`None` when none is expected, or when it is deferred).
+    pub fn get(&self, path: &str) -> Option<&[u8; 32]> {
+        if self.observed.is_some() {
+            return None;
+        }
+        self.expected.get(path)
+    }
+
+    /// Records the digest a read of `path` computed (deferred digests only).
+    pub fn observe(&self, path: &str, digest: [u8; 32]) {
+        if let Some(o) = &self.observed {
+            match o.lock() {
+                Ok(mut m) => {
+                    m.insert(path.to_string(), digest);
+                }
+                Err(poisoned) => {
+                    poisoned.into_inner().insert(path.to_string(), digest);
+                }
+            }
+        }
+    }
+
+    /// The digests recorded so far (deferred digests only), by path.
+    pub fn observed(&self) -> BTreeMap<String, [u8; 32]> {
+        match &self.observed {
+            Some(o) => match o.lock() {
+                Ok(m) => m.clone(),
+                Err(poisoned) => poisoned.into_inner().clone(),
+            },
+            None => BTreeMap::new(),
+        }
+    }
+
+    /// Whether nothing is hashed.
+    pub fn is_empty(&self) -> bool {
+        self.expected.is_empty()
+    }
 }
 
 impl ChannelFiles {
@@ -64,7 +192,7 @@ impl ChannelFiles {
                 Some(c) => present(join(c, format::requests_file(Direction::Inbound)))?,
                 None => None,
             },
-            checksums,
+            checksums: Digests::expect(checksums),
             store,
         })
     }
@@ -87,10 +215,15 @@ impl ChannelFiles {
 /// [`ChannelFiles::stream`] for a store and digests given apart.
 pub fn open_stream<'a>(
     store: &'a dyn ReadStore,
-    checksums: &BTreeMap<String, [u8; 32]>,
+    checksums: &Digests,
     path: &str,
     kind: StreamKind,
 ) -> Result<ChunkStream<Box<dyn std::io::Read + Send + 'a>>, bsr_core::Error> {
+    if let Some(r) = checksums.take_shared(path) {
+        // What the verifier reads and hashes, block by block: nothing to hash here.
+        let src: Box<dyn std::io::Read + Send + 'a> = Box::new(r);
+        return Ok(ChunkStream::new(src, &store.describe(path)).with_structure(kind));
+    }
     let s = ChunkStream::new(store.open(path)?, &store.describe(path)).with_structure(kind);
     Ok(if checksums.contains_key(path) {
         // The conversion or the emulator keeps this core busy: the hash runs on another.

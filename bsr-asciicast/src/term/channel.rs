@@ -9,7 +9,6 @@ use bsr_core::Timestamp;
 use bsr_core::read::ChunkStream;
 use bsr_core::read::structure::StreamKind;
 use bsr_core::ssh::{Decoded, Request, SessionProgram, decode_chunk_payload};
-use std::collections::BTreeMap;
 
 /// Most window changes read from a channel (bounded memory on hostile input).
 pub const MAX_RESIZES: usize = 1_000_000;
@@ -81,7 +80,7 @@ pub struct Replay<'f> {
 fn check_sum<R: std::io::Read>(
     s: ChunkStream<R>,
     path: &str,
-    checksums: &BTreeMap<String, [u8; 32]>,
+    checksums: &crate::convert::Digests,
 ) -> Result<(), TextError> {
     Ok(crate::convert::scan::check_sum(s, path, checksums)?)
 }

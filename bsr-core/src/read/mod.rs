@@ -39,6 +39,7 @@ pub mod chunk;
 pub mod decoder;
 pub mod follow;
 mod hash_thread;
+pub mod share;
 mod stream;
 pub mod structure;
 

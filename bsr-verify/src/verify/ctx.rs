@@ -44,6 +44,8 @@ pub(super) struct Ctx<'a> {
     pub keep_requests: bool,
     /// The manifest of a redacted copy, once read.
     pub redaction: Option<super::redaction::State>,
+    /// A file whose bytes go to another reader as they are verified ([`super::verify_sharing`]).
+    pub share: Option<bsr_core::read::share::Share>,
 }
 
 /// The class of a core error.
@@ -176,6 +178,7 @@ impl<'a> Ctx<'a> {
             seen: Seen::default(),
             keep_requests: false,
             redaction: None,
+            share: None,
         }
     }
 

@@ -205,7 +205,17 @@ pub(super) fn scan_data(cx: &mut Ctx, path: &str, name: &str, unsigned: bool) ->
         cx.core_err("unreadable", path, &e, false);
         return out;
     }
-    let mut s = match ChunkStream::open_mapped_from(cx.store, path, map) {
+    let shared = cx.share.as_ref().filter(|s| s.path() == path);
+    let opened = match shared {
+        // The first read of the shared file (a second one, if the listing had it twice, reads
+        // the file itself).
+        Some(share) => cx.store.open(path).map(|f| match share.take(path, f) {
+            Ok(tee) => ChunkStream::new(Box::new(tee) as Box<dyn std::io::Read + Send>, path),
+            Err(f) => ChunkStream::new(f, path),
+        }),
+        None => ChunkStream::open_mapped_from(cx.store, path, map),
+    };
+    let mut s = match opened {
         Ok(s) => s.with_sha256(),
         Err(e) => {
             cx.core_err("unreadable", path, &e, false);

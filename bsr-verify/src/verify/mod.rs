@@ -88,10 +88,34 @@ pub fn verify_keeping(store: &dyn ReadStore, dir: &str, opts: &VerifyOptions) ->
     run(store, dir, opts, true)
 }
 
+/// [`verify`], handing the bytes of the file `share` names to its
+/// [`SharedReader`](bsr_core::read::share::SharedReader) as they are read and hashed: a view
+/// that shows the file reads exactly what was verified, in one read of the file, on another
+/// core. That file is read with `read` calls (never mapped: its bytes are copied anyway).
+pub fn verify_sharing(
+    store: &dyn ReadStore,
+    dir: &str,
+    opts: &VerifyOptions,
+    share: bsr_core::read::share::Share,
+) -> Report {
+    run_with(store, dir, opts, false, Some(share)).0
+}
+
 fn run(store: &dyn ReadStore, dir: &str, opts: &VerifyOptions, keep: bool) -> (Report, Seen) {
+    run_with(store, dir, opts, keep, None)
+}
+
+fn run_with(
+    store: &dyn ReadStore,
+    dir: &str,
+    opts: &VerifyOptions,
+    keep: bool,
+    share: Option<bsr_core::read::share::Share>,
+) -> (Report, Seen) {
     let started = Instant::now();
     let mut cx = Ctx::new(store, opts);
     cx.keep_requests = keep;
+    cx.share = share;
     let mut trust = TrustReport::unchecked();
     let mut recording_id = None;
     let mut finished = false;

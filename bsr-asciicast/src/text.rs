@@ -210,3 +210,71 @@ pub fn write_text<W: Write>(
     s.utf8_replacements = done.end.utf8_replacements;
     Ok(s)
 }
+
+/// Transcript items sent to the writing thread at a time.
+const BATCH: usize = 256;
+/// Batches in flight between the two threads.
+const BATCHES: usize = 4;
+
+/// [`write_text`] on two threads: the terminal model runs on this one, and the items are
+/// escaped and written on another ([`std::thread::scope`]), so that the emulator keeps its
+/// core. Memory: a few batches of [`BATCH`] items, each line at most
+/// [`crate::term::MAX_LINE_CHARS`] characters. The output is the same as [`write_text`]'s.
+pub fn write_text_parallel<W: Write + Send>(
+    files: &ChannelFiles,
+    opts: &TextOptions,
+    out: W,
+) -> Result<TextSummary, TextError> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(Timestamp, Vec<TextItem>)>(BATCHES);
+    let json = opts.json;
+    std::thread::scope(|scope| {
+        let writer = std::thread::Builder::new()
+            .name("bsr-text-out".into())
+            .spawn_scoped(scope, move || -> Result<TextSummary, TextError> {
+                let mut w = ItemWriter {
+                    out,
+                    json,
+                    summary: TextSummary::default(),
+                };
+                for (head, batch) in rx {
+                    for item in batch {
+                        w.write(item, head)?;
+                    }
+                }
+                w.out.flush()?;
+                Ok(w.summary)
+            })?;
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut head = None;
+        let gone = || TextError::Io(std::io::Error::other("the output thread stopped"));
+        let done = transcript(files, |start, item| {
+            head = Some(start.head);
+            batch.push(item);
+            if batch.len() >= BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                tx.send((start.head, full)).map_err(|_| gone())?;
+            }
+            Ok(())
+        });
+        let sent = match (&done, head) {
+            (Ok(_), Some(h)) if !batch.is_empty() => tx.send((h, batch)).map_err(|_| gone()),
+            _ => Ok(()),
+        };
+        drop(tx);
+        let written = writer.join().unwrap_or_else(|_| {
+            Err(TextError::Io(std::io::Error::other(
+                "the output thread failed",
+            )))
+        });
+        // The writer's own error explains a send that failed; otherwise the model's comes first.
+        let mut s = match (done, sent, written) {
+            (_, _, Err(e)) => return Err(e),
+            (Err(e), _, _) | (_, Err(e), _) => return Err(e),
+            (Ok(d), Ok(()), Ok(s)) => (s, d),
+        };
+        s.0.clamped = s.1.clamped;
+        s.0.finished = s.1.end.finished;
+        s.0.utf8_replacements = s.1.end.utf8_replacements;
+        Ok(s.0)
+    })
+}

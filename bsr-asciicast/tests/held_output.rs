@@ -260,3 +260,77 @@ fn the_shared_file_is_read_once_and_a_run_that_never_reads_it_does_not_wait() {
         assert!(pending.finish(&files).unwrap().verified);
     }
 }
+
+/// A writer that fails after `left` bytes.
+struct Failing {
+    left: usize,
+}
+
+impl std::io::Write for Failing {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if buf.len() > self.left {
+            return Err(std::io::Error::other("disk full (test)"));
+        }
+        self.left -= buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn text_on_two_threads_writes_what_text_on_one_does() {
+    use bsr_asciicast::text::{TextOptions, write_text, write_text_parallel};
+    let (_d, big) = big();
+    let root = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../testdata/recordings"
+    ));
+    let mut recs = vec![big];
+    for e in std::fs::read_dir(&root).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "bsr") {
+            recs.push(p);
+        }
+    }
+    let mut compared = 0;
+    for rec in &recs {
+        let r = Recording::open_path(rec).unwrap();
+        let Ok(files) = select_channel(&r, None, None) else {
+            continue; // no single shell or exec channel
+        };
+        for json in [false, true] {
+            let opts = TextOptions { json };
+            let mut one = Vec::new();
+            let a = write_text(&files, &opts, &mut one);
+            let mut two = Vec::new();
+            let b = write_text_parallel(&files, &opts, &mut two);
+            match (a, b) {
+                (Ok(a), Ok(b)) => {
+                    assert_eq!(a, b, "{}", rec.display());
+                    compared += 1;
+                }
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+                (a, b) => panic!("{}: {a:?} against {b:?}", rec.display()),
+            }
+            assert_eq!(one, two, "{} json {json}", rec.display());
+        }
+        // A writer that fails part-way: its error, no hang.
+        let e = write_text_parallel(&files, &TextOptions::default(), Failing { left: 5000 });
+        if one_len(&files) > 5000 {
+            assert!(
+                e.unwrap_err().to_string().contains("disk full"),
+                "{}",
+                rec.display()
+            );
+        }
+    }
+    assert!(compared >= 6, "{compared}");
+}
+
+fn one_len(files: &bsr_asciicast::convert::ChannelFiles) -> usize {
+    let mut v = Vec::new();
+    bsr_asciicast::text::write_text(files, &Default::default(), &mut v).unwrap();
+    v.len()
+}

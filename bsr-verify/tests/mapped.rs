@@ -104,3 +104,72 @@ fn every_corrupted_data_byte_gives_the_same_report_both_ways() {
     }
     assert!(checked > 100, "{checked}");
 }
+
+/// `verify_sharing` over `rec`, its messages-outbound file `shared` read by another thread:
+/// the report, and the bytes that thread received.
+fn verify_shared(store: &FsStore, rec: &str, shared: &str) -> (Report, Vec<u8>) {
+    use std::io::Read;
+    let (share, mut reader) = bsr_core::read::share::share(shared);
+    let t = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        // Small reads, so that the reading lags behind the verifier.
+        let mut buf = [0u8; 97];
+        loop {
+            let n = reader.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        got
+    });
+    let r = bsr_verify::verify::verify_sharing(store, rec, &opts(true), share);
+    (strip(r), t.join().unwrap())
+}
+
+#[test]
+fn sharing_gives_the_same_report_and_the_reader_exactly_the_file() {
+    for (rec, ch) in [
+        (
+            "sr_shell00001.bsr",
+            "cr_shell00001.connection/chr_shell00001.channel",
+        ),
+        (
+            "sr_exec000001.bsr",
+            "cr_exec000001.connection/chr_exec00001.channel",
+        ),
+    ] {
+        let store = FsStore::new(testdata().join("recordings"));
+        let shared = format!("{rec}/{ch}/messages-outbound.data");
+        let (a, got) = verify_shared(&store, rec, &shared);
+        assert_eq!(a, strip(verify(&store, rec, &opts(true))), "{rec}");
+        assert_eq!(a.verdict, Verdict::Authentic, "{rec}");
+        let file = std::fs::read(testdata().join("recordings").join(&shared)).unwrap();
+        assert_eq!(got, file, "{rec}: the reader got the file's bytes");
+    }
+}
+
+#[test]
+fn every_corrupted_byte_of_the_shared_file_gives_the_same_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = "sr_exec000001.bsr";
+    copy_dir(
+        &testdata().join("recordings").join(rec),
+        &dir.path().join(rec),
+    );
+    let store = FsStore::new(dir.path());
+    let shared =
+        format!("{rec}/cr_exec000001.connection/chr_exec00001.channel/messages-outbound.data");
+    let f = dir.path().join(&shared);
+    let orig = std::fs::read(&f).unwrap();
+    for i in 0..orig.len() {
+        let mut bad = orig.clone();
+        bad[i] ^= 0x01;
+        std::fs::write(&f, &bad).unwrap();
+        let (a, got) = verify_shared(&store, rec, &shared);
+        assert_eq!(a.verdict, Verdict::Invalid, "byte {i}");
+        assert_eq!(a, strip(verify(&store, rec, &opts(true))), "byte {i}");
+        // What the reader got is what was verified (and refused): the whole file.
+        assert_eq!(got, bad, "byte {i}");
+    }
+}

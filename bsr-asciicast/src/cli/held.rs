@@ -177,7 +177,7 @@ pub fn run_gated<T, E>(
     output: Option<&Path>,
     files: &ChannelFiles,
     pending: Pending,
-    work: impl FnOnce(&mut dyn Write) -> Result<T, E>,
+    work: impl FnOnce(&mut (dyn Write + Send)) -> Result<T, E>,
 ) -> std::io::Result<Gated<T, E>> {
     if pending.is_decided() {
         // Unverified, or verified before reading: the output goes out as it is made.
@@ -206,7 +206,7 @@ pub fn run_gated<T, E>(
                 }
             }
             None => {
-                let mut w = std::io::BufWriter::with_capacity(BUF, std::io::stdout().lock());
+                let mut w = std::io::BufWriter::with_capacity(BUF, std::io::stdout());
                 let r = work(&mut w);
                 w.flush()?;
                 r

@@ -95,7 +95,7 @@ pub fn run(cmd: ViewCmd) -> anyhow::Result<i32> {
             let opts = bsr_asciicast::text::TextOptions { json: a.json };
             let r = gated_output(a.output.as_deref(), &files, pending, |w| {
                 warn_in_output(w, warning, a.json)?;
-                bsr_asciicast::text::write_text(&files, &opts, w)
+                bsr_asciicast::text::write_text_parallel(&files, &opts, w)
             })?;
             let s = match r {
                 Ok(s) => s,
@@ -224,7 +224,7 @@ fn gated_output<T>(
     output: Option<&Path>,
     files: &ChannelFiles,
     pending: Pending,
-    work: impl FnOnce(&mut dyn Write) -> Result<T, TextError>,
+    work: impl FnOnce(&mut (dyn Write + Send)) -> Result<T, TextError>,
 ) -> anyhow::Result<Result<T, anyhow::Result<i32>>> {
     let shown = |p: &Path| p.display().to_string();
     let r = super::held::run_gated(output, files, pending, work).with_context(|| {

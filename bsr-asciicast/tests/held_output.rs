@@ -17,7 +17,7 @@ use bsr_asciicast::verified::{GateError, GateOptions, Pending};
 use bsr_core::read::Recording;
 use bsr_core::store::FsStore;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use text_support::{Runs, Step, write_session};
 

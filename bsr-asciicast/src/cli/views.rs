@@ -95,7 +95,7 @@ pub fn run(cmd: ViewCmd) -> anyhow::Result<i32> {
             let opts = bsr_asciicast::text::TextOptions { json: a.json };
             let r = gated_output(a.output.as_deref(), &files, pending, |w| {
                 warn_in_output(w, warning, a.json)?;
-                bsr_asciicast::text::write_text_parallel(&files, &opts, w)
+                bsr_asciicast::text::write_text(&files, &opts, w)
             })?;
             let s = match r {
                 Ok(s) => s,

@@ -95,12 +95,7 @@ impl Lines {
         if self.pending.is_empty() && self.pending_chars == 0 && !line.is_wrapped() {
             // A line of one row: straight out.
             let mut text = String::with_capacity(used);
-            text.extend(
-                cells[..used]
-                    .iter()
-                    .filter(|c| c.width() != 0)
-                    .map(|c| c.char()),
-            );
+            push_cells(&mut text, &cells[..used]);
             let trimmed = text.trim_end().len();
             text.truncate(trimmed);
             self.out
@@ -111,12 +106,7 @@ impl Lines {
             return;
         }
         if self.pending_chars + used <= MAX_LINE_CHARS {
-            self.pending.extend(
-                cells[..used]
-                    .iter()
-                    .filter(|c| c.width() != 0)
-                    .map(|c| c.char()),
-            );
+            push_cells(&mut self.pending, &cells[..used]);
             self.pending_chars += used;
         } else {
             // Beyond the bound, characters are counted; blanks only once text follows them
@@ -264,5 +254,17 @@ impl Lines {
             text,
         });
         self.capture = false;
+    }
+}
+
+/// Appends the characters of `cells` (not the second halves of wide characters, whose width
+/// is 0), with the room reserved once and ASCII written as bytes.
+#[inline]
+fn push_cells(text: &mut String, cells: &[avt::Cell]) {
+    text.reserve(cells.len());
+    for c in cells {
+        if c.width() != 0 {
+            text.push(c.char());
+        }
     }
 }

@@ -83,6 +83,14 @@ pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
 #[inline]
 fn needs_escape(b: &[u8]) -> bool {
     let mut i = 0;
+    // 32 positions at a time while none of them starts one of those sequences (a test without
+    // branches that the compiler turns into vector compares); then byte by byte.
+    while let Some(w) = b.get(i..i + ESCAPE_BLOCK + 2) {
+        if block_needs_escape(w) {
+            break;
+        }
+        i += ESCAPE_BLOCK;
+    }
     while i < b.len() {
         let c = b[i];
         if c < 0x20 || c == 0x7f {
@@ -101,6 +109,25 @@ fn needs_escape(b: &[u8]) -> bool {
         i += 1;
     }
     false
+}
+
+/// Positions tested at once by [`block_needs_escape`].
+const ESCAPE_BLOCK: usize = 32;
+
+/// Whether one of the first [`ESCAPE_BLOCK`] positions of `w` (which holds two more bytes, for
+/// the sequences that start near its end) starts a character that [`printable`] escapes.
+#[inline]
+fn block_needs_escape(w: &[u8]) -> bool {
+    let mut bad = false;
+    for j in 0..ESCAPE_BLOCK.min(w.len().saturating_sub(2)) {
+        let (c, n1, n2) = (w[j], w[j + 1], w[j + 2]);
+        let c1 = (c == 0xc2) & (n1 >= 0x80) & (n1 <= 0x9f);
+        let bidi = (c == 0xe2)
+            & (((n1 == 0x80) & ((n2 == 0x8e) | (n2 == 0x8f) | ((n2 >= 0xaa) & (n2 <= 0xae))))
+                | ((n1 == 0x81) & (n2 >= 0xa6) & (n2 <= 0xa9)));
+        bad |= (c < 0x20) | (c == 0x7f) | c1 | bidi;
+    }
+    bad
 }
 
 /// Widest terminal modelled; wider window sizes are clamped (and reported).
@@ -143,6 +170,29 @@ mod printable_tests {
                 reference(c),
                 "{c:?}"
             );
+        }
+    }
+
+    #[test]
+    fn the_block_scan_agrees_at_every_position() {
+        // Every character that needs escaping, and its near misses, at every offset of a
+        // text longer than a few blocks, and cut by the end of the text.
+        let probes = [
+            '\u{0}', '\u{1b}', '\u{1f}', '\u{7f}', '\u{80}', '\u{9f}', '\u{a0}', '\u{200d}',
+            '\u{200e}', '\u{200f}', '\u{2010}', '\u{2029}', '\u{202a}', '\u{202e}', '\u{202f}',
+            '\u{2065}', '\u{2066}', '\u{2069}', '\u{206a}', '—', '✓', 'é',
+        ];
+        for c in probes {
+            for at in 0..100 {
+                let s = format!("{}{c}{}", "x".repeat(at), "y".repeat(100 - at));
+                assert_eq!(needs_escape(s.as_bytes()), reference(c), "{c:?} at {at}");
+                let cut = format!("{}{c}", "x".repeat(at));
+                assert_eq!(
+                    needs_escape(cut.as_bytes()),
+                    reference(c),
+                    "{c:?} at the end, {at}"
+                );
+            }
         }
     }
 

@@ -121,10 +121,10 @@ fn block_needs_escape(w: &[u8]) -> bool {
     let mut bad = false;
     for j in 0..ESCAPE_BLOCK.min(w.len().saturating_sub(2)) {
         let (c, n1, n2) = (w[j], w[j + 1], w[j + 2]);
-        let c1 = (c == 0xc2) & (n1 >= 0x80) & (n1 <= 0x9f);
+        let c1 = (c == 0xc2) & (0x80..=0x9f).contains(&n1);
         let bidi = (c == 0xe2)
-            & (((n1 == 0x80) & ((n2 == 0x8e) | (n2 == 0x8f) | ((n2 >= 0xaa) & (n2 <= 0xae))))
-                | ((n1 == 0x81) & (n2 >= 0xa6) & (n2 <= 0xa9)));
+            & (((n1 == 0x80) & ((n2 == 0x8e) | (n2 == 0x8f) | (0xaa..=0xae).contains(&n2)))
+                | ((n1 == 0x81) & (0xa6..=0xa9).contains(&n2)));
         bad |= (c < 0x20) | (c == 0x7f) | c1 | bidi;
     }
     bad

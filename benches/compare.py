@@ -155,13 +155,20 @@ row("reader iteration with CRC, 16-byte chunks vs one CRC call per chunk", "Chun
 cast = f"{OUT}/big.cast"
 with open(cast, "w") as fh:
     subprocess.run([CONVERT, "convert", "-q", "--max-output", "1T", big_rec], stdout=fh, check=True)
+# By default the recording is verified while it is read (on a second thread; the channel's
+# output file read once, by the verifier, for both) and the output is held back until the
+# verdict: standard output redirected to /dev/null is held (memory, then a temporary file in
+# $TMPDIR); `-o FILE` is staged and renamed; a pipe would get the recording verified first.
 r = alternate([
     ("conv", lambda: wall(["bash", "-c", f"'{CONVERT}' convert -q --max-output 1T '{big_rec}' > /dev/null"])),
+    ("convo", lambda: wall(["bash", "-c", f"'{CONVERT}' convert -q --max-output 1T -o '{OUT}/conv-o.cast' '{big_rec}'"])),
     ("convu", lambda: wall(["bash", "-c", f"'{CONVERT}' convert -q --unverified --max-output 1T '{big_rec}' > /dev/null 2>&1"])),
     ("floor", lambda: internal(["serde-floor", big_data])),
 ])
-row("SSH → asciicast, 1 GiB channel", "bsr-asciicast convert", r["conv"], "serde_json floor", r["floor"], BIG_MIB << 20,
+row("SSH → asciicast, 1 GiB channel (verified while read, the default; output held until the verdict)", "bsr-asciicast convert", r["conv"], "serde_json floor", r["floor"], BIG_MIB << 20,
     f"bsr-asciicast convert -q --max-output 1T {big_rec} > /dev/null", f"bsr-perf serde-floor {big_data}")
+row("SSH → asciicast, 1 GiB channel, -o FILE (verified while read; staged file renamed after the verdict)", "bsr-asciicast convert -o FILE", r["convo"], "serde_json floor", r["floor"], BIG_MIB << 20,
+    f"bsr-asciicast convert -q --max-output 1T -o {OUT}/conv-o.cast {big_rec}", f"bsr-perf serde-floor {big_data}")
 row("SSH → asciicast, 1 GiB channel, --unverified (the converter alone: no verification, no SHA-256)", "bsr-asciicast convert --unverified", r["convu"], "serde_json floor", r["floor"], BIG_MIB << 20,
     f"bsr-asciicast convert -q --unverified --max-output 1T {big_rec} > /dev/null", f"bsr-perf serde-floor {big_data}")
 CACHED = os.path.join(ROOT, "target", "asciinema-cli", "bin", "asciinema")
@@ -182,13 +189,13 @@ if asciinema3:
         f"bsr-asciicast convert -q {big_rec}", f"asciinema convert -f asciicast-v2 big.cast out.cast")
 # The text view (issue 15): the transcript of the same channel (coloured shell output) against
 # feeding its bytes straight into avt, the emulator it runs; by default `text` verifies the
-# recording first (the gate), `--unverified` is the view alone.
+# recording while reading it (as convert), `--unverified` is the view alone.
 r = alternate([
     ("text", lambda: wall(["bash", "-c", f"'{CONVERT}' text '{big_rec}' > /dev/null"])),
     ("textu", lambda: wall(["bash", "-c", f"'{CONVERT}' text --unverified '{big_rec}' > /dev/null 2>&1"])),
     ("avt", lambda: internal(["avt-floor", big_data])),
 ])
-row("text, 1 GiB channel (verified first, the default)", "bsr-asciicast text", r["text"], "avt fed the same bytes", r["avt"], BIG_MIB << 20,
+row("text, 1 GiB channel (verified while read, the default; output held until the verdict)", "bsr-asciicast text", r["text"], "avt fed the same bytes", r["avt"], BIG_MIB << 20,
     f"bsr-asciicast text {big_rec} > /dev/null", f"bsr-perf avt-floor {big_data}")
 row("text --unverified, 1 GiB channel (the view alone)", "bsr-asciicast text --unverified", r["textu"], "avt fed the same bytes", r["avt"], BIG_MIB << 20,
     f"bsr-asciicast text --unverified {big_rec} > /dev/null", f"bsr-perf avt-floor {big_data}")
@@ -257,7 +264,7 @@ if big:
     ])
     row("verify 6 GB recording (--big), --jobs 1 vs raw sha2 at its best", "bsr-verify", r["verify"], "sha2 crate, raw, 256 KiB buffer in cache", r["sha2hot"], huge_bytes,
         f"bsr-verify -q -j 1 {huge}", f"bsr-perf sha-hot {huge}")
-    row("convert 6 GB channel (--big; verified first) vs bsr-verify of the same recording", "bsr-asciicast convert", r["conv"], "bsr-verify -j 1", r["verify"], huge_bytes,
+    row("convert 6 GB channel (--big; verified while read) vs bsr-verify of the same recording", "bsr-asciicast convert", r["conv"], "bsr-verify -j 1", r["verify"], huge_bytes,
         f"bsr-asciicast convert -q --max-output 1T {huge} > /dev/null", f"bsr-verify -q -j 1 {huge}")
 for k, v in mem.items():
     print(f"peak RSS {k}: {v:.1f} MiB")
@@ -381,11 +388,13 @@ r = rate("reader iteration with CRC, 16-byte")
 target("reader ≥ 10 M chunks/s, 16 B chunks", r, r and r[3] >= 10, r and f"{r[3]:.1f} M chunks/s")
 r = rate("SSH → asciicast, 1 GiB channel")
 target("convert ≥ 400 MB/s", r, r and r[3] >= 0.4, r and f"{r[3]:.2f} GB/s")
-target("convert ≥ 1 GB/s or ≥ 0.65× of the serde_json floor (verified first, the default)", r, r and (r[3] >= 1.0 or r[7] >= 0.65), r and f"{r[3]:.2f} GB/s, {r[7]:.2f}×")
+target("convert ≥ 1 GB/s or ≥ 0.65× of the serde_json floor (verified while read, the default)", r, r and (r[3] >= 1.0 or r[7] >= 0.65), r and f"{r[3]:.2f} GB/s, {r[7]:.2f}×")
+r = rate("SSH → asciicast, 1 GiB channel, -o FILE")
+target("convert -o FILE ≥ 1 GB/s or ≥ 0.65× of the serde_json floor (verified while read)", r, r and (r[3] >= 1.0 or r[7] >= 0.65), r and f"{r[3]:.2f} GB/s, {r[7]:.2f}×")
 r = rate("SSH → asciicast, 1 GiB channel, --unverified")
 target("convert --unverified ≥ 1 GB/s or ≥ 0.65× of the serde_json floor (the converter alone)", r, r and (r[3] >= 1.0 or r[7] >= 0.65), r and f"{r[3]:.2f} GB/s, {r[7]:.2f}×")
 r = rate("text, 1 GiB channel")
-target("text ≥ 0.8× of straight avt (1 GiB, verified first)", r, r and r[7] >= 0.8, r and f"{r[7]:.2f}×")
+target("text ≥ 0.8× of straight avt (1 GiB, verified while read, the default)", r, r and r[7] >= 0.8, r and f"{r[7]:.2f}×")
 r = rate("text --unverified")
 target("text --unverified ≥ 0.8× of straight avt (the view alone)", r, r and r[7] >= 0.8, r and f"{r[7]:.2f}×")
 r = rate("search by scan")

@@ -163,3 +163,57 @@ fn a_writer_that_stops_mid_session_makes_the_stream_go_offline() {
     let row = get(addr, &format!("/api/v1/sessions/{LIVE_ID}")).json();
     assert_eq!(row["verdict"], "incomplete");
 }
+
+#[test]
+fn a_session_that_starts_after_the_server_is_listed_and_can_be_watched() {
+    let d = tempfile::tempdir().unwrap();
+    // The server starts over an empty folder, rescanning every 200 ms.
+    let addr = start_with(bsr_asciicast::serve::ServeOptions {
+        targets: vec![d.path().display().to_string()],
+        gate: trusted(),
+        rescan: Some(std::time::Duration::from_millis(200)),
+        ..Default::default()
+    });
+    let list = get(addr, "/api/v1/sessions");
+    assert_eq!(list.status, 200);
+    assert_eq!(list.json()["recordings"], 0, "{}", list.text());
+
+    // A session starts: its live stream can be opened by its link at once (an unknown id
+    // lists the targets again), and it shows up in the list with the next rescan.
+    let w = LiveWriter::start(d.path(), "started-late\r\n");
+    let mut s = Sse::open(addr, &format!("/api/v1/sessions/{LIVE_ID}/live"));
+    assert_eq!(s.status, 200, "{}", s.head);
+    let reset = s.next_data();
+    assert!(
+        reset["init"].as_str().unwrap().contains("started-late"),
+        "{reset}"
+    );
+    w.step(Step::Out("and-more\r\n".into()));
+    let ev = s.next_data();
+    assert!(ev[2].as_str().unwrap().contains("and-more"), "{ev}");
+    let t0 = std::time::Instant::now();
+    loop {
+        let list = get(addr, "/api/v1/sessions");
+        let ids: Vec<String> = list.json()["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect();
+        if ids == [LIVE_ID] {
+            break;
+        }
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(10),
+            "not listed: {ids:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // Ids stay put: a second recording gets its own id, the first keeps its own.
+    let before = get(addr, &format!("/api/v1/sessions/{LIVE_ID}"));
+    assert_eq!(before.status, 200);
+    // Unknown ids are still 404 (after listing again), and never reach a path.
+    assert_eq!(get(addr, "/api/v1/sessions/sr_nope").status, 404);
+    assert_eq!(get(addr, "/api/v1/sessions/..%2f..%2fetc").status, 404);
+    w.finish();
+}

@@ -39,12 +39,20 @@ pub struct ServeArgs {
     /// time sessions are allowed.
     #[arg(long, default_value_t = 600.0)]
     live_writer_timeout: f64,
+    /// Seconds between two listings of the targets, which add the recordings that appeared
+    /// since (0: never; an unknown id in a request also lists them again, at most once a
+    /// second).
+    #[arg(long, default_value_t = 30.0)]
+    rescan: f64,
 }
 
 /// Serves until killed.
 pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
     if !(a.live_writer_timeout.is_finite() && a.live_writer_timeout > 0.0) {
         anyhow::bail!("--live-writer-timeout must be a positive number of seconds");
+    }
+    if !(a.rescan.is_finite() && a.rescan >= 0.0) {
+        anyhow::bail!("--rescan must be a number of seconds (0: never)");
     }
     let token = a.token_file.as_deref().map(Token::from_file).transpose()?;
     check_listen(a.listen, token.as_ref())?;
@@ -61,6 +69,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
         live_writer_timeout: Some(std::time::Duration::from_secs_f64(
             a.live_writer_timeout.min(1e9),
         )),
+        rescan: (a.rescan > 0.0).then(|| std::time::Duration::from_secs_f64(a.rescan.min(1e9))),
     };
     let app = App::open(&opts)?;
     let rt = tokio::runtime::Builder::new_multi_thread()

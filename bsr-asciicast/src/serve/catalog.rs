@@ -4,6 +4,12 @@
 //! targets hold the same name). A request's id is looked up in this listing; it is never
 //! joined into a path, so `../`, `%2e%2e%2f` and the like name nothing.
 //!
+//! **The listing grows** ([`Catalog::refresh`]): the targets are listed again (by the server
+//! every `--rescan` seconds, and when a request names an id it does not know, at most once a
+//! second), and recordings that appeared since are appended with new ids. Nothing is ever
+//! renumbered or removed, so an index or id once handed out keeps naming the same recording;
+//! a recording deleted since stays listed, and reading it fails (its row says why).
+//!
 //! **The facts cache** (in memory) holds one [`Row`] per recording: its verdict, and when it
 //! passed the verification gate its facts (who, what, where, when) and header-security
 //! findings. An entry is used only while its [`CacheKey`] still matches: the SHA-256 of the
@@ -24,9 +30,10 @@ use bsr_core::store::{EntryKind, ReadStore, join};
 use bsr_verify::facts::{Facts, analyze_with};
 use bsr_verify::report::Report;
 use sha2::{Digest, Sha256};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 /// Most files and folders hashed into one recording's cache key (a larger tree is keyed by
 /// its first ones and the count).
@@ -98,8 +105,19 @@ pub struct Row {
 /// The listing and the caches.
 #[derive(Debug)]
 pub struct Catalog {
-    entries: Vec<Entry>,
-    by_id: HashMap<String, usize>,
+    /// Append-only (see the module documentation). Lock order: `entries`, then `by_id`.
+    entries: RwLock<Vec<Entry>>,
+    by_id: RwLock<HashMap<String, usize>>,
+    /// The next id suffix to try per folder name.
+    next_suffix: Mutex<HashMap<String, usize>>,
+    /// The targets as given, and the recordings listed from each (by target index).
+    targets: Vec<String>,
+    s3: bsr_verify::target::S3Flags,
+    known: Mutex<HashSet<(usize, String)>>,
+    /// When the targets were last listed (one listing at a time).
+    listed: Mutex<Option<Instant>>,
+    /// When a request for an unknown id last made them be listed.
+    listed_on_miss: Mutex<Option<Instant>>,
     gate: GateOptions,
     rows: Mutex<HashMap<usize, (CacheKey, Arc<Row>)>>,
     verifications: Mutex<VecDeque<(usize, CacheKey, Verification)>>,
@@ -110,90 +128,156 @@ pub struct Catalog {
 impl Catalog {
     /// Resolves the targets (folders, `*.bsr` folders, `s3://` prefixes, as `bsr-verify`).
     pub fn open(opts: &ServeOptions) -> Result<Self, ServeError> {
-        let mut entries = Vec::new();
-        for spec in &opts.targets {
-            let t =
-                bsr_verify::target::resolve(spec, &opts.s3).map_err(|e| ServeError::Target {
+        let mut c = Self::from_entries(Vec::new(), opts.gate.clone());
+        c.targets = opts.targets.clone();
+        c.s3 = opts.s3.clone();
+        c.refresh()?;
+        Ok(c)
+    }
+
+    /// Lists the targets again and appends the recordings that appeared since (with new
+    /// ids); returns how many. A target that cannot be listed is an error (the listing so far
+    /// stays as it was).
+    pub fn refresh(&self) -> Result<usize, ServeError> {
+        let mut listed = match self.listed.lock() {
+            Ok(l) => l,
+            Err(p) => p.into_inner(),
+        };
+        let mut added = 0;
+        for (t, spec) in self.targets.iter().enumerate() {
+            let r =
+                bsr_verify::target::resolve(spec, &self.s3).map_err(|e| ServeError::Target {
                     target: crate::human::escape(spec),
                     message: crate::human::escape(&format!("{e:#}")),
                 })?;
-            let local_root = (!spec.starts_with("s3://")).then(|| {
-                let p = PathBuf::from(spec);
-                if spec
-                    .trim_end_matches('/')
-                    .ends_with(format::SESSION_DIR_SUFFIX)
-                {
-                    p.parent()
-                        .filter(|q| !q.as_os_str().is_empty())
-                        .map(PathBuf::from)
-                        .unwrap_or_else(|| PathBuf::from("."))
-                } else {
-                    p
+            let local_root = local_root(spec);
+            for dir in r.recordings {
+                let key = (t, dir.clone());
+                let new = match self.known.lock() {
+                    Ok(mut k) => k.insert(key),
+                    Err(p) => p.into_inner().insert(key),
+                };
+                if new {
+                    self.push(Entry {
+                        id: String::new(),
+                        store: r.store.clone(),
+                        dir,
+                        local_root: local_root.clone(),
+                    });
+                    added += 1;
                 }
-            });
-            for dir in t.recordings {
-                entries.push(Entry {
-                    id: String::new(),
-                    store: t.store.clone(),
-                    dir,
-                    local_root: local_root.clone(),
-                });
             }
         }
-        Ok(Self::from_entries(entries, opts.gate.clone()))
+        *listed = Some(Instant::now());
+        Ok(added)
+    }
+
+    /// [`Catalog::refresh`], unless the targets were listed less than `age` ago. Errors are
+    /// dropped (the listing stays as it was; the next rescan tries again).
+    pub fn refresh_if_older(&self, age: Duration) {
+        let due = match self.listed.lock() {
+            Ok(l) => l.is_none_or(|t| t.elapsed() >= age),
+            Err(_) => true,
+        };
+        if due && !self.targets.is_empty() {
+            let _ = self.refresh();
+        }
+    }
+
+    /// The targets listed again because a request named an id that is not listed, unless
+    /// that happened less than `gap` ago (so unknown ids cannot make the server list all the
+    /// time). Errors are dropped, as in [`Catalog::refresh_if_older`].
+    pub fn refresh_on_miss(&self, gap: Duration) {
+        if self.targets.is_empty() {
+            return;
+        }
+        {
+            let mut last = match self.listed_on_miss.lock() {
+                Ok(l) => l,
+                Err(p) => p.into_inner(),
+            };
+            if last.is_some_and(|t| t.elapsed() < gap) {
+                return;
+            }
+            *last = Some(Instant::now());
+        }
+        let _ = self.refresh();
+    }
+
+    /// Appends `e` with the next free id for its folder name.
+    fn push(&self, mut e: Entry) {
+        let base = e
+            .dir
+            .rsplit('/')
+            .next()
+            .unwrap_or(&e.dir)
+            .trim_end_matches(format::SESSION_DIR_SUFFIX)
+            .to_string();
+        let mut entries = match self.entries.write() {
+            Ok(x) => x,
+            Err(p) => p.into_inner(),
+        };
+        let mut by_id = match self.by_id.write() {
+            Ok(x) => x,
+            Err(p) => p.into_inner(),
+        };
+        let mut next = match self.next_suffix.lock() {
+            Ok(x) => x,
+            Err(p) => p.into_inner(),
+        };
+        let mut id = base.clone();
+        // The next suffix to try per name (many copies of one name stay linear).
+        let n = next.entry(base.clone()).or_insert(1);
+        while by_id.contains_key(&id) {
+            *n += 1;
+            id = format!("{base}~{n}");
+        }
+        by_id.insert(id.clone(), entries.len());
+        e.id = id;
+        entries.push(e);
     }
 
     /// A catalog of the given recordings (their ids are assigned here).
-    pub fn from_entries(mut entries: Vec<Entry>, gate: GateOptions) -> Self {
-        let mut by_id = HashMap::with_capacity(entries.len());
-        // The next suffix to try per name (many copies of one name stay linear).
-        let mut next: HashMap<String, usize> = HashMap::new();
-        for (i, e) in entries.iter_mut().enumerate() {
-            let base = e
-                .dir
-                .rsplit('/')
-                .next()
-                .unwrap_or(&e.dir)
-                .trim_end_matches(format::SESSION_DIR_SUFFIX)
-                .to_string();
-            let mut id = base.clone();
-            let n = next.entry(base.clone()).or_insert(1);
-            while by_id.contains_key(&id) {
-                *n += 1;
-                id = format!("{base}~{n}");
-            }
-            by_id.insert(id.clone(), i);
-            e.id = id;
-        }
-        Catalog {
-            entries,
-            by_id,
+    pub fn from_entries(entries: Vec<Entry>, gate: GateOptions) -> Self {
+        let c = Catalog {
+            entries: RwLock::new(Vec::with_capacity(entries.len())),
+            by_id: RwLock::new(HashMap::with_capacity(entries.len())),
+            next_suffix: Mutex::new(HashMap::new()),
+            targets: Vec::new(),
+            s3: Default::default(),
+            known: Mutex::new(HashSet::new()),
+            listed: Mutex::new(None),
+            listed_on_miss: Mutex::new(None),
             gate,
             rows: Mutex::new(HashMap::new()),
             verifications: Mutex::new(VecDeque::new()),
             checkpoints: Arc::new(Mutex::new(VecDeque::new())),
             building: Arc::new(Mutex::new(std::collections::HashSet::new())),
+        };
+        for e in entries {
+            c.push(e);
         }
+        c
     }
 
     /// Number of recordings listed.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.read().map(|e| e.len()).unwrap_or(0)
     }
 
     /// Whether nothing is listed.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 
     /// The recording with this id (exact match in the listing; nothing else).
     pub fn find(&self, id: &str) -> Option<usize> {
-        self.by_id.get(id).copied()
+        self.by_id.read().ok()?.get(id).copied()
     }
 
     /// The recording at index `i`.
-    pub fn entry(&self, i: usize) -> Option<&Entry> {
-        self.entries.get(i)
+    pub fn entry(&self, i: usize) -> Option<Entry> {
+        self.entries.read().ok()?.get(i).cloned()
     }
 
     /// The trust anchors of the gate.
@@ -203,22 +287,22 @@ impl Catalog {
 
     /// The cache key of recording `i` now.
     pub fn key(&self, i: usize) -> Result<CacheKey, ServeError> {
-        let e = self.entries.get(i).ok_or(ServeError::NotFound)?;
-        cache_key(e)
+        let e = self.entry(i).ok_or(ServeError::NotFound)?;
+        cache_key(&e)
     }
 
     /// The row of recording `i`: from the cache while its key matches, else verified and read
     /// now (and cached).
     pub fn row(&self, i: usize) -> Result<Arc<Row>, ServeError> {
-        let e = self.entries.get(i).ok_or(ServeError::NotFound)?;
-        let key = cache_key(e)?;
+        let e = self.entry(i).ok_or(ServeError::NotFound)?;
+        let key = cache_key(&e)?;
         if let Ok(rows) = self.rows.lock()
             && let Some((k, r)) = rows.get(&i)
             && *k == key
         {
             return Ok(r.clone());
         }
-        let (row, verification) = build_row(e, &self.gate);
+        let (row, verification) = build_row(&e, &self.gate);
         let row = Arc::new(row);
         if let Ok(mut rows) = self.rows.lock() {
             rows.insert(i, (key.clone(), row.clone()));
@@ -246,7 +330,7 @@ impl Catalog {
         {
             return Ok(v.clone());
         }
-        let e = self.entries.get(i).ok_or(ServeError::NotFound)?;
+        let e = self.entry(i).ok_or(ServeError::NotFound)?;
         let (v, _, _) = gate_keeping(&*e.store, &e.dir, &self.gate);
         let v = v.map_err(|g| ServeError::Refused(g.to_string()))?;
         self.keep_verification(i, key, v.clone());
@@ -305,6 +389,24 @@ impl Catalog {
             q.push_back((i, key, v));
         }
     }
+}
+
+/// The folder on disk that a local target's recordings are in (for modification times).
+fn local_root(spec: &str) -> Option<PathBuf> {
+    (!spec.starts_with("s3://")).then(|| {
+        let p = PathBuf::from(spec);
+        if spec
+            .trim_end_matches('/')
+            .ends_with(format::SESSION_DIR_SUFFIX)
+        {
+            p.parent()
+                .filter(|q| !q.as_os_str().is_empty())
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("."))
+        } else {
+            p
+        }
+    })
 }
 
 /// Verifies a recording and reads what its row shows. Only a recording that passed the gate

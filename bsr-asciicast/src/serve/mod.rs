@@ -70,6 +70,9 @@ pub struct ServeOptions {
     /// Live view: how long an unfinished recording may stay unchanged before its writer is
     /// taken to be gone (`None`: [`live::WRITER_TIMEOUT`]).
     pub live_writer_timeout: Option<Duration>,
+    /// List the targets again this often, adding recordings that appeared since
+    /// ([`Catalog::refresh`]); `None`: only when a request names an unknown id.
+    pub rescan: Option<Duration>,
 }
 
 /// Errors of the server.
@@ -149,6 +152,24 @@ impl App {
             std::thread::spawn(move || {
                 for i in 0..a.catalog.len() {
                     let _ = a.catalog.row(i);
+                }
+            });
+        }
+        if let Some(every) = opts.rescan.filter(|d| !d.is_zero()) {
+            // Holds the catalog only weakly: the thread ends with the server.
+            let weak = Arc::downgrade(&app);
+            let warm = opts.warm;
+            std::thread::spawn(move || {
+                loop {
+                    std::thread::sleep(every);
+                    let Some(a) = weak.upgrade() else { return };
+                    let before = a.catalog.len();
+                    a.catalog.refresh_if_older(every);
+                    if warm {
+                        for i in before..a.catalog.len() {
+                            let _ = a.catalog.row(i);
+                        }
+                    }
                 }
             });
         }

@@ -91,9 +91,19 @@ fn html(status: StatusCode, body: String, csp: &str) -> Response {
     r
 }
 
+/// The recording named `id`; an id not listed makes the targets be listed again first (at
+/// most once a second), so that a recording that appeared since startup can be opened by its
+/// link before the next rescan.
 fn index(app: &App, id: &str) -> Result<usize, ServeError> {
+    if let Some(i) = app.catalog.find(id) {
+        return Ok(i);
+    }
+    app.catalog.refresh_on_miss(RELIST_ON_MISS);
     app.catalog.find(id).ok_or(ServeError::NotFound)
 }
+
+/// Least time between two listings made because a request named an unknown id.
+const RELIST_ON_MISS: std::time::Duration = std::time::Duration::from_secs(1);
 
 async fn list_html(State(app): State<Arc<App>>, Query(q): Query<ListQuery>) -> Response {
     let r = blocking(move || {

@@ -9,8 +9,9 @@
 //! Reading is lenient about what an unfinished recording lacks: a missing summary is `None`.
 //!
 //! Rooms: [`chunk`] (decoding chunks from a slice), [`decoder`] (the push decoder),
-//! [`structure`] (the chunk-structure rules, once), [`stream`] ([`ChunkStream`]: a file read
-//! or mapped window by window, CRC and SHA-256 in one pass), and this module (the tree).
+//! [`structure`] (the chunk-structure rules, once), `stream` ([`ChunkStream`]: a file read
+//! or mapped window by window, CRC and SHA-256 in one pass), [`share`] (one read of a file for the
+//! verifier and a view), and this module (the tree).
 //!
 //! Imports: [`crate::error`], [`crate::format`], [`crate::keys`] (to parse key files),
 //! [`crate::ssh`] and [`crate::store`]. Never `write`.

@@ -10,7 +10,7 @@
 //!
 //! * Chunks are appended as traffic flows; each data file holds one buffer of
 //!   [`WriterOptions::buffer_size`] bytes, so memory is bounded by the number of open files.
-//! * DATA above [`MAX_PACKET_SIZE`] is split.
+//! * DATA above [`MAX_PACKET_SIZE`](crate::format::MAX_PACKET_SIZE) is split.
 //! * A [`ChannelWriter`] is `Send`: the channels of one connection can be written from
 //!   different threads.
 //! * `finish()` is explicit. Nothing is finished, sealed or signed in `Drop`: a writer that is

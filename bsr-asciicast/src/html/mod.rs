@@ -31,10 +31,9 @@ mod page;
 pub use content::MAX_ENTRIES;
 
 use crate::error::ConvertError;
-use crate::verified::{GateError, GateOptions, gate};
+use crate::verified::{GateError, GateOptions};
 use bsr_core::store::ReadStore;
 use bsr_verify::report::Verdict;
-use bsr_verify::verify::{VerifyOptions, verify};
 use content::read_content;
 use page::{evidence_page, refusal_page};
 use sha2::Digest;
@@ -226,16 +225,18 @@ pub fn page_policy(opts: &HtmlOptions) -> String {
     policy(&page_style(), opts.cast_url.is_some())
 }
 
-/// Verifies the recording in folder `dir` of `store` through the gate
-/// ([`crate::verified::gate`]) and writes its evidence page from the verified files only (the
-/// channel's files are pinned to the digests that verified).
+/// Verifies the recording in folder `dir` of `store` through the gate, once
+/// ([`crate::verified::gate_keeping`]), and writes its evidence page from the verified files
+/// only (the channel's files are pinned to the digests that verified).
 ///
 /// A recording that does not pass (invalid, unfinished, unreadable) gets a refusal page
 /// ([`Page::shown`] false), not an error: its verdict and the verifier's problem codes and
 /// paths. Errors are for what cannot be shown at all (no interactive channel, a cast over the
 /// size limit, a file that changed after it was verified).
 pub fn render(store: Arc<dyn ReadStore>, dir: &str, opts: &HtmlOptions) -> Result<Page, HtmlError> {
-    let verification = match gate(&*store, dir, &opts.gate) {
+    // One verification: its report gives the refusal page its problem list.
+    let (gated, report, _) = crate::verified::gate_keeping(&*store, dir, &opts.gate);
+    let verification = match gated {
         Ok(v) => v,
         Err(e) => {
             let refusal = e.to_string();
@@ -245,12 +246,6 @@ pub fn render(store: Arc<dyn ReadStore>, dir: &str, opts: &HtmlOptions) -> Resul
                 GateError::Unreadable { .. } => Verdict::Error,
                 e => return Err(e.into()),
             };
-            // The problem list of the refusal (only read on this path).
-            let vopts = VerifyOptions {
-                trust: opts.gate.trust.clone(),
-                ..VerifyOptions::default()
-            };
-            let report = verify(&*store, dir, &vopts);
             return Ok(Page {
                 html: refusal_page(verdict, &report, &store.describe(dir)),
                 verdict,

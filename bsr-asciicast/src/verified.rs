@@ -32,7 +32,7 @@ use crate::human::escape;
 use bsr_core::format;
 use bsr_core::keys::{AeadWrapper, KeyWrapper, RecorderTrust};
 use bsr_core::store::{EntryKind, ReadStore, join};
-use bsr_verify::report::{Class, FileStatus, Report, Severity, Verdict};
+use bsr_verify::report::{FileStatus, Report, Verdict};
 use bsr_verify::verify::{Trust, VerifyOptions, verify};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -621,22 +621,8 @@ fn gate_report(
 
 /// The first errors of a report, one per line, with the file's location, escaped.
 fn quote(store: &dyn ReadStore, report: &Report) -> String {
-    let mut errors: Vec<_> = report
-        .problems
-        .iter()
-        .filter(|p| p.severity == Severity::Error)
-        .collect();
-    // The cause first: a checksum file or a signature, a hash or a key, before what follows
-    // from them (files "not listed" when their SHA256SUM is gone).
-    errors.sort_by_key(|p| {
-        let trust_file =
-            p.path.ends_with(format::CHECKSUM_FILE) || p.path.ends_with(format::SIG_FILE);
-        match (trust_file, p.class) {
-            (true, _) => 0,
-            (_, Class::Authentication | Class::Integrity) => 1,
-            _ => 2,
-        }
-    });
+    // The cause first (bsr-verify's one ordering, as `facts` and `events` quote it).
+    let errors = report.errors_cause_first();
     let mut lines: Vec<String> = errors
         .iter()
         .take(MAX_QUOTED_PROBLEMS)

@@ -432,4 +432,23 @@ impl Report {
             .iter()
             .filter(|p| p.severity == Severity::Error)
     }
+
+    /// The errors with the causes first, for messages that quote only the first few: what
+    /// could not be read, then a checksum file or a signature, then a hash or a key, then what
+    /// follows from them (files "not listed" once their `SHA256SUM` is gone). Otherwise in
+    /// report order.
+    pub fn errors_cause_first(&self) -> Vec<&Problem> {
+        let mut e: Vec<&Problem> = self.errors().collect();
+        e.sort_by_key(|p| {
+            let trust_file = p.path.ends_with(bsr_core::format::CHECKSUM_FILE)
+                || p.path.ends_with(bsr_core::format::SIG_FILE);
+            match (p.code, trust_file, p.class) {
+                ("unreadable", _, _) => 0,
+                (_, true, _) => 1,
+                (_, _, Class::Authentication | Class::Integrity) => 2,
+                _ => 3,
+            }
+        });
+        e
+    }
 }

@@ -73,18 +73,12 @@ impl VerificationSummary {
                 .iter()
                 .find(|p| p.severity == Severity::Error)
                 .map(|p| p.to_string()),
-            quoted: {
-                let mut e: Vec<_> = r
-                    .problems
-                    .iter()
-                    .filter(|p| p.severity == Severity::Error)
-                    .collect();
-                e.sort_by_key(|p| p.code != "unreadable");
-                e.iter()
-                    .take(QUOTED_ERRORS)
-                    .map(|p| p.to_string())
-                    .collect()
-            },
+            quoted: r
+                .errors_cause_first()
+                .iter()
+                .take(QUOTED_ERRORS)
+                .map(|p| p.to_string())
+                .collect(),
         }
     }
 }

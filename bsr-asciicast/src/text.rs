@@ -117,7 +117,7 @@ struct ItemWriter<W> {
 }
 
 impl<W: Write> ItemWriter<W> {
-    fn write(&mut self, item: TextItem, head: Timestamp) -> Result<(), TextError> {
+    fn write(&mut self, item: &TextItem, head: Timestamp) -> Result<(), TextError> {
         match item {
             TextItem::Line(l) => {
                 self.summary.lines += 1;
@@ -125,7 +125,7 @@ impl<W: Write> ItemWriter<W> {
                     self.summary.cut_lines += 1;
                 }
                 if self.json {
-                    serde_json::to_writer(&mut self.out, &line_json(&l, head))
+                    serde_json::to_writer(&mut self.out, &line_json(l, head))
                         .map_err(std::io::Error::from)?;
                     self.out.write_all(b"\n")?;
                 } else {
@@ -139,11 +139,11 @@ impl<W: Write> ItemWriter<W> {
             TextItem::AltScreen(b) => {
                 self.summary.blocks += 1;
                 if self.json {
-                    serde_json::to_writer(&mut self.out, &block_json(&b, head))
+                    serde_json::to_writer(&mut self.out, &block_json(b, head))
                         .map_err(std::io::Error::from)?;
                     self.out.write_all(b"\n")?;
                 } else {
-                    writeln!(self.out, "{}", block_header(&b, head))?;
+                    writeln!(self.out, "{}", block_header(b, head))?;
                     for r in &b.frame {
                         writeln!(self.out, "| {}", printable(r))?;
                     }
@@ -166,23 +166,24 @@ pub struct TranscriptEnd {
     pub end: ChannelEnd,
 }
 
-/// Runs a channel through the terminal model, giving every transcript item to `sink` with the
-/// channel's start (its HEAD time is `t` = 0).
+/// Runs a channel through the terminal model, lending every transcript item to `sink` with
+/// the channel's start (its HEAD time is `t` = 0). The items are lent, not given, so that the
+/// model can reuse the lines' buffers: clone what is kept.
 pub fn transcript<F>(files: &ChannelFiles, mut sink: F) -> Result<TranscriptEnd, TextError>
 where
-    F: FnMut(&ChannelStart, TextItem) -> Result<(), TextError>,
+    F: FnMut(&ChannelStart, &TextItem) -> Result<(), TextError>,
 {
     let replay = Replay::open(files)?;
     let start = replay.start().clone();
     let mut model = TermModel::new(start.cols, start.rows)?;
-    let mut sink = |item| sink(&start, item);
+    let mut lent = |item: &TextItem| sink(&start, item);
     let end = replay.run(false, |t, ev| match ev {
-        Event::Output(s) => model.feed(t, s, &mut sink),
-        Event::Resize { cols, rows } => model.resize(t, cols, rows, &mut sink),
+        Event::Output(s) => model.feed_lent(t, s, &mut lent),
+        Event::Resize { cols, rows } => model.resize(t, cols, rows, &mut |i| lent(&i)),
         Event::Input(_) => Ok(()),
     })?;
     let clamped = model.clamped();
-    model.finish(end.time, &mut sink)?;
+    model.finish(end.time, &mut |i| lent(&i))?;
     Ok(TranscriptEnd {
         start,
         clamped,

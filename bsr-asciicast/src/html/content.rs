@@ -154,7 +154,7 @@ fn text_and_commands(
                 let t = offset_seconds(b.start, start.head);
                 text.push(Entry {
                     t,
-                    text: block_header(&b, start.head),
+                    text: block_header(b, start.head),
                 });
                 for r in &b.frame {
                     text.push(Entry {

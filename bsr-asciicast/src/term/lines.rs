@@ -42,7 +42,14 @@ pub(super) struct Lines {
     pub(super) entry_cursor: Option<(usize, usize)>,
     pub(super) capture: bool,
     pub(super) captured: Option<Captured>,
+    /// Text buffers of lines already handed out and given back ([`Lines::recycle`]).
+    pub(super) spare: Vec<String>,
 }
+
+/// Most text buffers kept for reuse (more than one feed slice usually completes), and the
+/// largest kept (bytes of capacity): at most 512 KiB.
+const SPARE_BUFFERS: usize = 512;
+const SPARE_CAPACITY: usize = 1024;
 
 impl Lines {
     pub(super) fn new(rows: usize) -> Self {
@@ -67,6 +74,19 @@ impl Lines {
             entry_cursor: None,
             capture: false,
             captured: None,
+            spare: Vec::new(),
+        }
+    }
+
+    /// Takes back a line's text buffer for a later line (small ones, a bounded number).
+    pub(super) fn recycle(&mut self, item: TextItem) {
+        if let TextItem::Line(l) = item
+            && l.text.capacity() <= SPARE_CAPACITY
+            && self.spare.len() < SPARE_BUFFERS
+        {
+            let mut t = l.text;
+            t.clear();
+            self.spare.push(t);
         }
     }
 
@@ -94,7 +114,7 @@ impl Lines {
         };
         if self.pending.is_empty() && self.pending_chars == 0 && !line.is_wrapped() {
             // A line of one row: straight out.
-            let mut text = String::with_capacity(used);
+            let mut text = self.spare.pop().unwrap_or_default();
             push_cells(&mut text, &cells[..used]);
             let trimmed = text.trim_end().len();
             text.truncate(trimmed);

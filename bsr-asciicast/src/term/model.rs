@@ -59,7 +59,28 @@ impl TermModel {
         text: &str,
         sink: &mut impl FnMut(TextItem) -> Result<(), E>,
     ) -> Result<(), E> {
-        self.feed_observed(time, text, &mut (), sink, |_| {})
+        self.feed_inner(time, text, &mut (), |_, i| sink(i), |_| {})
+    }
+
+    /// Like [`TermModel::feed`], but lends each item to `sink`: the model then reuses the
+    /// lines' text buffers (a transcript written out line by line allocates nothing per line).
+    pub fn feed_lent<E>(
+        &mut self,
+        time: Timestamp,
+        text: &str,
+        sink: &mut impl FnMut(&TextItem) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.feed_inner(
+            time,
+            text,
+            &mut (),
+            |lines, i| {
+                let r = sink(&i);
+                lines.recycle(i);
+                r
+            },
+            |_| {},
+        )
     }
 
     /// Feeds output with a second observer (for example avt's `ShellTracker`), whose reports
@@ -70,6 +91,17 @@ impl TermModel {
         text: &str,
         other: &mut O,
         sink: &mut impl FnMut(TextItem) -> Result<(), E>,
+        report: impl FnMut(O::Output),
+    ) -> Result<(), E> {
+        self.feed_inner(time, text, other, |_, i| sink(i), report)
+    }
+
+    fn feed_inner<O: Observer, E>(
+        &mut self,
+        time: Timestamp,
+        text: &str,
+        other: &mut O,
+        mut deliver: impl FnMut(&mut Lines, TextItem) -> Result<(), E>,
         mut report: impl FnMut(O::Output),
     ) -> Result<(), E> {
         self.lines.now = time;
@@ -92,7 +124,7 @@ impl TermModel {
             let (items, r) = self.term.feed_with(part, (&mut self.lines, &mut *other));
             report(r);
             for i in items {
-                sink(i)?;
+                deliver(&mut self.lines, i)?;
             }
         }
         Ok(())

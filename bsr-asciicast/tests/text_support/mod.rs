@@ -158,7 +158,7 @@ pub fn lines(files: &ChannelFiles) -> Vec<String> {
     let mut v = Vec::new();
     transcript(files, |_, item| {
         v.push(match item {
-            TextItem::Line(l) => l.text,
+            TextItem::Line(l) => l.text.clone(),
             TextItem::AltScreen(b) => format!("[alt] {}", b.frame.join("|")),
         });
         Ok(())
@@ -171,7 +171,7 @@ pub fn lines(files: &ChannelFiles) -> Vec<String> {
 pub fn items(files: &ChannelFiles) -> Vec<TextItem> {
     let mut v = Vec::new();
     transcript(files, |_, item| {
-        v.push(item);
+        v.push(item.clone());
         Ok(())
     })
     .unwrap();

@@ -30,10 +30,15 @@ const CH: &str = "cr_held01.connection/chr_held01.channel";
 /// A shell recording whose output file is ~3 MiB (above the size from which it is shared with
 /// the verifier), in a new folder.
 fn big() -> (tempfile::TempDir, PathBuf) {
+    sized(12_000)
+}
+
+/// A shell recording of `lines` lines of output (about 260 bytes each).
+fn sized(lines: u64) -> (tempfile::TempDir, PathBuf) {
     let d = tempfile::tempdir().unwrap();
     let store = Arc::new(FsStore::new(d.path()));
     let mut steps = Vec::new();
-    for i in 0..12_000u64 {
+    for i in 0..lines {
         let line = format!(
             "\x1b[01;34mline {i:06}\x1b[0m — ✓ données <&> \"q\" {}\r\n",
             "x".repeat((i % 200) as usize)
@@ -258,5 +263,59 @@ fn the_shared_file_is_read_once_and_a_run_that_never_reads_it_does_not_wait() {
         )
         .unwrap();
         assert!(pending.finish(&files).unwrap().verified);
+    }
+}
+
+#[test]
+fn the_null_device_is_not_held_and_the_verdict_still_counts() {
+    // More output than is held in memory: held output needs a temporary file.
+    let (d, rec) = sized(45_000);
+    let no_tmp = d.path().join("no-such-dir");
+    let run = |stdout: Stdio, extra: &[&str], rec: &Path| {
+        bin()
+            .args(["convert", "-q"])
+            .args(extra)
+            .arg(rec)
+            .env("TMPDIR", &no_tmp)
+            .stdout(stdout)
+            .output()
+            .unwrap()
+    };
+    let file = d.path().join("stdout.out");
+    let held = run(
+        Stdio::from(std::fs::File::create(&file).unwrap()),
+        &[],
+        &rec,
+    );
+    let err = String::from_utf8_lossy(&held.stderr);
+    assert_ne!(held.status.code(), Some(0), "{err}");
+    assert!(err.contains("temporary file"), "{err}");
+    assert_eq!(std::fs::metadata(&file).unwrap().len(), 0);
+    // The null device gets the output as it is made: no temporary file needed.
+    let null = || Stdio::from(std::fs::File::create("/dev/null").unwrap());
+    let o = run(null(), &[], &rec);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = run(Stdio::piped(), &["-o", "/dev/null"], &rec);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.stdout.is_empty());
+    // A tampered recording is still refused, whichever way the null device is named.
+    tamper(&rec.join(CH), true);
+    for o in [
+        run(null(), &[], &rec),
+        run(Stdio::piped(), &["-o", "/dev/null"], &rec),
+    ] {
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(5), "{err}");
+        assert!(err.contains("INVALID"), "{err}");
     }
 }

@@ -9,6 +9,9 @@
 //!   verdict: the output is kept in memory up to [`HOLD_IN_MEMORY`] bytes, then in an unlinked
 //!   temporary file (in `$TMPDIR`), and copied out once the recording verified. A refusal
 //!   writes nothing.
+//! * The null device (`> /dev/null`, `-o /dev/null`) is written as the output is made: nobody
+//!   can read it, so there is nothing to hold back (and no temporary file to fill); the verdict
+//!   still sets the exit status.
 
 use bsr_asciicast::convert::ChannelFiles;
 use bsr_asciicast::verified::{GateError, Pending, Verification};
@@ -217,6 +220,22 @@ pub fn run_gated<T, E>(
             Err(e) => Gated::Failed(e),
         });
     }
+    if discards(output) {
+        // Nobody can read what goes to the null device: nothing to hold back. The verdict
+        // still decides the exit status.
+        let mut w = std::io::BufWriter::with_capacity(BUF, null_writer(output)?);
+        let r = work(&mut w);
+        let flushed = w.flush();
+        let verdict = pending.finish(files);
+        return Ok(match (verdict, r) {
+            (Err(g), _) => Gated::Refused(g),
+            (Ok(_), Err(e)) => Gated::Failed(e),
+            (Ok(v), Ok(t)) => {
+                flushed?;
+                Gated::Shown(t, v)
+            }
+        });
+    }
     let direct = output.filter(|p| !std::fs::metadata(p).is_ok_and(|m| !m.is_file()));
     if let Some(p) = direct {
         let (f, staged) = super::Staged::create(p, ".partial")?;
@@ -268,6 +287,36 @@ pub fn run_gated<T, E>(
             }
             Gated::Shown(t, v)
         }
+    })
+}
+
+/// Whether output to `output` (or standard output) goes to the null device (`/dev/null`, or
+/// a character device with its device number), where nobody can read it.
+pub fn discards(output: Option<&Path>) -> bool {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let Ok(null) = std::fs::metadata("/dev/null") else {
+        return false;
+    };
+    let is_null = |m: &std::fs::Metadata| m.file_type().is_char_device() && m.rdev() == null.rdev();
+    match output {
+        Some(p) => std::fs::metadata(p).is_ok_and(|m| is_null(&m)),
+        None => {
+            use std::os::fd::AsFd;
+            std::io::stdout()
+                .as_fd()
+                .try_clone_to_owned()
+                .map(std::fs::File::from)
+                .and_then(|f| f.metadata())
+                .is_ok_and(|m| is_null(&m))
+        }
+    }
+}
+
+/// The null device named by `output`, or standard output (which [`discards`] found to be it).
+fn null_writer(output: Option<&Path>) -> std::io::Result<Box<dyn Write + Send>> {
+    Ok(match output {
+        Some(p) => Box::new(std::fs::OpenOptions::new().write(true).open(p)?),
+        None => Box::new(std::io::stdout()),
     })
 }
 

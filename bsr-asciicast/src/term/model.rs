@@ -59,7 +59,7 @@ impl TermModel {
         text: &str,
         sink: &mut impl FnMut(TextItem) -> Result<(), E>,
     ) -> Result<(), E> {
-        self.feed_inner(time, text, &mut (), |_, i| sink(i), |_| {})
+        self.feed_plain(time, text, |_, i| sink(i))
     }
 
     /// Like [`TermModel::feed`], but lends each item to `sink`: the model then reuses the
@@ -70,17 +70,11 @@ impl TermModel {
         text: &str,
         sink: &mut impl FnMut(&TextItem) -> Result<(), E>,
     ) -> Result<(), E> {
-        self.feed_inner(
-            time,
-            text,
-            &mut (),
-            |lines, i| {
-                let r = sink(&i);
-                lines.recycle(i);
-                r
-            },
-            |_| {},
-        )
+        self.feed_plain(time, text, |lines, i| {
+            let r = sink(&i);
+            lines.recycle(i);
+            r
+        })
     }
 
     /// Feeds output with a second observer (for example avt's `ShellTracker`), whose reports
@@ -96,6 +90,37 @@ impl TermModel {
         self.feed_inner(time, text, other, |_, i| sink(i), report)
     }
 
+    /// [`TermModel::feed_inner`] without a second observer, feeding through
+    /// [`TermModel::feed_slice`].
+    fn feed_plain<E>(
+        &mut self,
+        time: Timestamp,
+        text: &str,
+        mut deliver: impl FnMut(&mut Lines, TextItem) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.lines.now = time;
+        let cleared = without_ed0_clears(text);
+        let mut text: &str = &cleared;
+        while !text.is_empty() {
+            let (part, rest) = text.split_at(slice_end(text));
+            text = rest;
+            for i in self.feed_slice(part) {
+                deliver(&mut self.lines, i)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One slice of output through the emulator with the line observer alone. Not generic and
+    /// never inlined, so that it is compiled once, here: the emulator's per-character loop
+    /// (avt's `feed_char`, generic over the observer) is then inlined into it the same way
+    /// whichever binary calls it (when it was instantiated in each caller, an unrelated change
+    /// there could stop the inlining and cost ~6 % of `text`).
+    #[inline(never)]
+    fn feed_slice(&mut self, part: &str) -> Vec<TextItem> {
+        self.term.feed_with(part, (&mut self.lines, &mut ())).0
+    }
+
     fn feed_inner<O: Observer, E>(
         &mut self,
         time: Timestamp,
@@ -105,21 +130,10 @@ impl TermModel {
         mut report: impl FnMut(O::Output),
     ) -> Result<(), E> {
         self.lines.now = time;
-        // `clear` on screen and tmux terminals is ESC[H ESC[J: from the top-left corner it
-        // wipes the screen as ED2 does. Fed as ED2, avt moves what the screen held out first,
-        // so nothing before that `clear` is lost either (asciinema issue 739).
-        let cleared = if text.contains(CLEAR_HOME_ED0) {
-            std::borrow::Cow::Owned(text.replace(CLEAR_HOME_ED0, CLEAR_HOME_ED2))
-        } else {
-            std::borrow::Cow::Borrowed(text)
-        };
+        let cleared = without_ed0_clears(text);
         let mut text: &str = &cleared;
         while !text.is_empty() {
-            let mut cut = text.len().min(FEED_SLICE);
-            while !text.is_char_boundary(cut) {
-                cut += 1;
-            }
-            let (part, rest) = text.split_at(cut);
+            let (part, rest) = text.split_at(slice_end(text));
             text = rest;
             let (items, r) = self.term.feed_with(part, (&mut self.lines, &mut *other));
             report(r);
@@ -197,4 +211,25 @@ impl TermModel {
         }
         Ok(())
     }
+}
+
+/// `clear` on screen and tmux terminals is ESC[H ESC[J: from the top-left corner it wipes the
+/// screen as ED2 does. Fed as ED2, avt moves what the screen held out first, so nothing before
+/// that `clear` is lost either (asciinema issue 739).
+fn without_ed0_clears(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains(CLEAR_HOME_ED0) {
+        std::borrow::Cow::Owned(text.replace(CLEAR_HOME_ED0, CLEAR_HOME_ED2))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+/// Where the next slice given to the emulator ends: [`FEED_SLICE`] bytes, or a little more to
+/// end on a character boundary.
+fn slice_end(text: &str) -> usize {
+    let mut cut = text.len().min(FEED_SLICE);
+    while !text.is_char_boundary(cut) {
+        cut += 1;
+    }
+    cut
 }

@@ -300,16 +300,18 @@ pub fn discards(output: Option<&Path>) -> bool {
     let is_null = |m: &std::fs::Metadata| m.file_type().is_char_device() && m.rdev() == null.rdev();
     match output {
         Some(p) => std::fs::metadata(p).is_ok_and(|m| is_null(&m)),
-        None => {
-            use std::os::fd::AsFd;
-            std::io::stdout()
-                .as_fd()
-                .try_clone_to_owned()
-                .map(std::fs::File::from)
-                .and_then(|f| f.metadata())
-                .is_ok_and(|m| is_null(&m))
-        }
+        None => stdout_metadata().is_ok_and(|m| is_null(&m)),
     }
+}
+
+/// What standard output is (its `fstat`).
+fn stdout_metadata() -> std::io::Result<std::fs::Metadata> {
+    use std::os::fd::AsFd;
+    std::io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(std::fs::File::from)
+        .and_then(|f| f.metadata())
 }
 
 /// The null device named by `output`, or standard output (which [`discards`] found to be it).
@@ -344,12 +346,7 @@ pub fn streams(output: Option<&Path>) -> bool {
             if out.is_terminal() {
                 return true;
             }
-            use std::os::fd::AsFd;
-            out.as_fd()
-                .try_clone_to_owned()
-                .map(std::fs::File::from)
-                .and_then(|f| f.metadata())
-                .is_ok_and(live)
+            stdout_metadata().is_ok_and(live)
         }
     }
 }

@@ -59,7 +59,7 @@ impl TermModel {
         text: &str,
         sink: &mut impl FnMut(TextItem) -> Result<(), E>,
     ) -> Result<(), E> {
-        self.feed_plain(time, text, |_, i| sink(i))
+        self.feed_slices(time, text, Self::feed_slice, |_, i| sink(i))
     }
 
     /// Like [`TermModel::feed`], but lends each item to `sink`: the model then reuses the
@@ -70,7 +70,7 @@ impl TermModel {
         text: &str,
         sink: &mut impl FnMut(&TextItem) -> Result<(), E>,
     ) -> Result<(), E> {
-        self.feed_plain(time, text, |lines, i| {
+        self.feed_slices(time, text, Self::feed_slice, |lines, i| {
             let r = sink(&i);
             lines.recycle(i);
             r
@@ -85,17 +85,27 @@ impl TermModel {
         text: &str,
         other: &mut O,
         sink: &mut impl FnMut(TextItem) -> Result<(), E>,
-        report: impl FnMut(O::Output),
+        mut report: impl FnMut(O::Output),
     ) -> Result<(), E> {
-        self.feed_inner(time, text, other, |_, i| sink(i), report)
+        self.feed_slices(
+            time,
+            text,
+            |m, part| {
+                let (items, r) = m.term.feed_with(part, (&mut m.lines, &mut *other));
+                report(r);
+                items
+            },
+            |_, i| sink(i),
+        )
     }
 
-    /// [`TermModel::feed_inner`] without a second observer, feeding through
-    /// [`TermModel::feed_slice`].
-    fn feed_plain<E>(
+    /// Feeds `text` (its `clear`s rewritten) to the emulator in slices of about
+    /// [`FEED_SLICE`] bytes through `run`, handing each slice's completed items to `deliver`.
+    fn feed_slices<E>(
         &mut self,
         time: Timestamp,
         text: &str,
+        mut run: impl FnMut(&mut Self, &str) -> Vec<TextItem>,
         mut deliver: impl FnMut(&mut Lines, TextItem) -> Result<(), E>,
     ) -> Result<(), E> {
         self.lines.now = time;
@@ -104,7 +114,7 @@ impl TermModel {
         while !text.is_empty() {
             let (part, rest) = text.split_at(slice_end(text));
             text = rest;
-            for i in self.feed_slice(part) {
+            for i in run(self, part) {
                 deliver(&mut self.lines, i)?;
             }
         }
@@ -119,29 +129,6 @@ impl TermModel {
     #[inline(never)]
     fn feed_slice(&mut self, part: &str) -> Vec<TextItem> {
         self.term.feed_with(part, (&mut self.lines, &mut ())).0
-    }
-
-    fn feed_inner<O: Observer, E>(
-        &mut self,
-        time: Timestamp,
-        text: &str,
-        other: &mut O,
-        mut deliver: impl FnMut(&mut Lines, TextItem) -> Result<(), E>,
-        mut report: impl FnMut(O::Output),
-    ) -> Result<(), E> {
-        self.lines.now = time;
-        let cleared = without_ed0_clears(text);
-        let mut text: &str = &cleared;
-        while !text.is_empty() {
-            let (part, rest) = text.split_at(slice_end(text));
-            text = rest;
-            let (items, r) = self.term.feed_with(part, (&mut self.lines, &mut *other));
-            report(r);
-            for i in items {
-                deliver(&mut self.lines, i)?;
-            }
-        }
-        Ok(())
     }
 
     /// A window change at `time` (clamped like [`TermModel::new`]).

@@ -1,7 +1,7 @@
 //! `bsr-asciicast serve TARGET... [--listen ADDR] [--token-file FILE]` (docs/SERVE.md).
 
 use anyhow::Context;
-use bsr_asciicast::serve::{App, ServeOptions, Token, check_listen, serve};
+use bsr_asciicast::serve::{App, CacheOptions, ServeOptions, Token, check_listen, disk, serve};
 use bsr_asciicast::verified::GateOptions;
 use bsr_verify::target::S3Flags;
 use std::net::SocketAddr;
@@ -44,6 +44,11 @@ pub struct ServeArgs {
     /// second).
     #[arg(long, default_value_t = 30.0)]
     rescan: f64,
+    /// Keep the list's rows and the keyframe checkpoints in this folder across restarts
+    /// (created with mode 0700; refused if others can write to it). Without it, they are kept
+    /// in memory only.
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
 }
 
 /// Serves until killed.
@@ -56,6 +61,18 @@ pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
     }
     let token = a.token_file.as_deref().map(Token::from_file).transpose()?;
     check_listen(a.listen, token.as_ref())?;
+    // The trust anchors are part of a cached row's key: a verdict holds under given anchors.
+    let read = |p: &Option<PathBuf>| -> anyhow::Result<Vec<u8>> {
+        Ok(match p {
+            Some(p) => std::fs::read(p).with_context(|| format!("reading {}", p.display()))?,
+            None => Vec::new(),
+        })
+    };
+    let (kek_bytes, recorder_bytes) = (read(&a.kek)?, read(&a.recorder_key)?);
+    let cache = a.cache_dir.map(|dir| CacheOptions {
+        dir,
+        anchors: disk::key(&[b"kek", &kek_bytes, b"recorder", &recorder_bytes]),
+    });
     let opts = ServeOptions {
         targets: a.targets,
         s3: S3Flags {
@@ -70,6 +87,8 @@ pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
             a.live_writer_timeout.min(1e9),
         )),
         rescan: (a.rescan > 0.0).then(|| std::time::Duration::from_secs_f64(a.rescan.min(1e9))),
+        cache,
+        checkpoint_bytes: None,
     };
     let app = App::open(&opts)?;
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -19,6 +19,7 @@
 //! modification time is still caught when its content is read, because the replay pins every
 //! file to the digest that verified.
 
+use super::disk::{self, DiskCache};
 use super::keyframe::{CHECKPOINT_BYTES, Checkpoints, checkpoints};
 use super::{ServeError, ServeOptions};
 use crate::convert::ChannelFiles;
@@ -42,8 +43,10 @@ const MAX_KEY_ENTRIES: usize = 100_000;
 const MAX_SIG: u64 = 64 * 1024;
 /// Verifications (with their pinned digests) kept for replays.
 const VERIFICATIONS_KEPT: usize = 32;
-/// Channels whose keyframe checkpoints are kept.
+/// Channels whose keyframe checkpoints are kept (in memory).
 const CHECKPOINTS_KEPT: usize = 16;
+/// Largest checkpoints file read from the disk cache.
+const MAX_CHECKPOINTS_FILE: u64 = 256 << 20;
 
 /// Checkpoints of one channel of one recording state.
 type Kept = (usize, String, CacheKey, Arc<Checkpoints>);
@@ -123,12 +126,20 @@ pub struct Catalog {
     verifications: Mutex<VecDeque<(usize, CacheKey, Verification)>>,
     checkpoints: Arc<Mutex<VecDeque<Kept>>>,
     building: Arc<Mutex<std::collections::HashSet<(usize, String)>>>,
+    /// The cache on disk and the trust anchors' name (`--cache-dir`).
+    disk: Option<(DiskCache, [u8; 32])>,
+    /// Output between two keyframe checkpoints.
+    every: u64,
 }
 
 impl Catalog {
     /// Resolves the targets (folders, `*.bsr` folders, `s3://` prefixes, as `bsr-verify`).
     pub fn open(opts: &ServeOptions) -> Result<Self, ServeError> {
         let mut c = Self::from_entries(Vec::new(), opts.gate.clone());
+        if let Some(o) = &opts.cache {
+            c.disk = Some((DiskCache::open(&o.dir)?, o.anchors));
+        }
+        c.every = opts.checkpoint_bytes.unwrap_or(CHECKPOINT_BYTES).max(1);
         c.targets = opts.targets.clone();
         c.s3 = opts.s3.clone();
         c.refresh()?;
@@ -253,6 +264,8 @@ impl Catalog {
             verifications: Mutex::new(VecDeque::new()),
             checkpoints: Arc::new(Mutex::new(VecDeque::new())),
             building: Arc::new(Mutex::new(std::collections::HashSet::new())),
+            disk: None,
+            every: CHECKPOINT_BYTES,
         };
         for e in entries {
             c.push(e);
@@ -338,8 +351,8 @@ impl Catalog {
     }
 
     /// The keyframe checkpoints of a channel (`files`, pinned) of recording `i`, when they
-    /// are built for its current state; otherwise starts building them on a background thread
-    /// (once) and returns `None`.
+    /// are built for its current state (kept in memory, or in the disk cache); otherwise
+    /// starts building them on a background thread (once) and returns `None`.
     pub fn checkpoints(&self, i: usize, files: &ChannelFiles) -> Option<Arc<Checkpoints>> {
         let key = self.key(i).ok()?;
         if let Ok(q) = self.checkpoints.lock()
@@ -348,6 +361,15 @@ impl Catalog {
                 .find(|(j, n, k, _)| *j == i && *n == files.name && *k == key)
         {
             return Some(c.clone());
+        }
+        let disk = self.disk.as_ref().map(|(d, _)| d.clone());
+        let every = self.every;
+        if let Some(d) = &disk
+            && let Some(c) = load_checkpoints(d, &key, &files.name, every)
+        {
+            let c = Arc::new(c);
+            keep_checkpoints(&self.checkpoints, (i, files.name.clone(), key, c.clone()));
+            return Some(c);
         }
         let job = (i, files.name.clone());
         let started = self
@@ -364,20 +386,44 @@ impl Catalog {
             files.clone(),
         );
         std::thread::spawn(move || {
-            if let Ok(c) = checkpoints(&files, CHECKPOINT_BYTES)
-                && let Ok(mut q) = kept.lock()
-            {
-                q.retain(|(j, n, _, _)| !(*j == job.0 && *n == job.1));
-                if q.len() >= CHECKPOINTS_KEPT {
-                    q.pop_front();
+            if let Ok(c) = checkpoints(&files, every) {
+                if let Some(d) = &disk {
+                    store_checkpoints(d, &key, &files.name, every, &c);
                 }
-                q.push_back((job.0, job.1.clone(), key, Arc::new(c)));
+                keep_checkpoints(&kept, (job.0, job.1.clone(), key, Arc::new(c)));
             }
             if let Ok(mut b) = building.lock() {
                 b.remove(&job);
             }
         });
         None
+    }
+
+    /// Builds the keyframe checkpoints of every interactive channel of recording `i` into the
+    /// disk cache, unless they are there already (the server's background pass, after the
+    /// rows; without a disk cache, nothing). Returns how many channels were built.
+    pub fn prepare_checkpoints(&self, i: usize) -> usize {
+        let Some((d, _)) = &self.disk else { return 0 };
+        let (Some(e), Ok(key)) = (self.entry(i), self.key(i)) else {
+            return 0;
+        };
+        if !self.row(i).is_ok_and(|r| r.shown) {
+            return 0;
+        }
+        let Ok(v) = self.verification(i) else {
+            return 0;
+        };
+        let mut built = 0;
+        for files in session_channels(&e, &v) {
+            if disk_has_checkpoints(d, &key, &files.name, self.every) {
+                continue;
+            }
+            if let Ok(c) = checkpoints(&files, self.every) {
+                store_checkpoints(d, &key, &files.name, self.every, &c);
+                built += 1;
+            }
+        }
+        built
     }
 
     fn keep_verification(&self, i: usize, key: CacheKey, v: Verification) {
@@ -461,6 +507,73 @@ fn verdict_name(r: &Report) -> String {
         .unwrap_or_default()
 }
 
+fn keep_checkpoints(kept: &Mutex<VecDeque<Kept>>, k: Kept) {
+    if let Ok(mut q) = kept.lock() {
+        q.retain(|(j, n, _, _)| !(*j == k.0 && *n == k.1));
+        if q.len() >= CHECKPOINTS_KEPT {
+            q.pop_front();
+        }
+        q.push_back(k);
+    }
+}
+
+/// The disk cache's key of a channel's checkpoints: the recording's state, the channel, and
+/// the spacing.
+fn checkpoints_key(key: &CacheKey, channel: &str, every: u64) -> [u8; 32] {
+    disk::key(&[
+        b"checkpoints v1",
+        &key.0,
+        channel.as_bytes(),
+        &every.to_le_bytes(),
+    ])
+}
+
+fn load_checkpoints(
+    d: &DiskCache,
+    key: &CacheKey,
+    channel: &str,
+    every: u64,
+) -> Option<Checkpoints> {
+    let b = d.get(
+        "checkpoints",
+        &checkpoints_key(key, channel, every),
+        MAX_CHECKPOINTS_FILE,
+    )?;
+    serde_json::from_slice(&b).ok()
+}
+
+fn disk_has_checkpoints(d: &DiskCache, key: &CacheKey, channel: &str, every: u64) -> bool {
+    load_checkpoints(d, key, channel, every).is_some()
+}
+
+fn store_checkpoints(d: &DiskCache, key: &CacheKey, channel: &str, every: u64, c: &Checkpoints) {
+    if let Ok(b) = serde_json::to_vec(c) {
+        let _ = d.put("checkpoints", &checkpoints_key(key, channel, every), &b);
+    }
+}
+
+/// The files of every `session` channel of the recording, each pinned to its verified
+/// digest (channels that cannot be read or pinned are left out).
+fn session_channels(e: &Entry, v: &Verification) -> Vec<ChannelFiles> {
+    let Ok(rec) = Recording::open(e.store.clone(), &e.dir) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for conn in rec.connections().into_iter().flatten() {
+        for ch in conn.channels().into_iter().flatten() {
+            if ch.channel_type() != "session" {
+                continue;
+            }
+            if let Ok(mut files) = ChannelFiles::of_channel(&ch, Some(conn.dir()))
+                && v.pin(&mut files).is_ok()
+            {
+                out.push(files);
+            }
+        }
+    }
+    out
+}
+
 /// The header-security findings of every interactive channel (each file pinned to its
 /// verified digest); `None` when a channel could not be read.
 fn findings(e: &Entry, v: &Verification) -> Option<FindingCounts> {
@@ -476,7 +589,7 @@ fn findings(e: &Entry, v: &Verification) -> Option<FindingCounts> {
             if ch.channel_type() != "session" {
                 continue;
             }
-            let mut files = crate::convert::ChannelFiles::of_channel(&ch, Some(conn.dir())).ok()?;
+            let mut files = ChannelFiles::of_channel(&ch, Some(conn.dir())).ok()?;
             v.pin(&mut files).ok()?;
             let Ok(done) = convert_with(&files, &opts, &ctx, std::io::sink()) else {
                 continue; // no shell or exec: nothing shown, nothing found

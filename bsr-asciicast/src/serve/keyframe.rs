@@ -27,7 +27,7 @@ pub const CHECKPOINT_BYTES: u64 = 4 << 20;
 pub const MAX_CHECKPOINTS: usize = 2048;
 
 /// The emulator's state after the first `events` events of a channel.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Checkpoint {
     /// Events (output and window changes, in replay order) folded in.
     pub events: u64,
@@ -42,7 +42,7 @@ pub struct Checkpoint {
 }
 
 /// The checkpoints of a channel (see the module documentation).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Checkpoints(pub Vec<Checkpoint>);
 
 /// Runs the channel through the emulator once, keeping a checkpoint every `every` bytes of

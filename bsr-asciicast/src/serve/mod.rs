@@ -19,6 +19,7 @@
 //! content view goes through the verification gate ([`crate::verified`]).
 
 pub mod catalog;
+pub mod disk;
 pub mod keyframe;
 pub mod live;
 mod pages;
@@ -73,6 +74,21 @@ pub struct ServeOptions {
     /// List the targets again this often, adding recordings that appeared since
     /// ([`Catalog::refresh`]); `None`: only when a request names an unknown id.
     pub rescan: Option<Duration>,
+    /// The cache on disk (`--cache-dir`): rows and keyframe checkpoints kept across restarts
+    /// ([`disk`]).
+    pub cache: Option<CacheOptions>,
+    /// Output between two keyframe checkpoints (`None`: [`keyframe::CHECKPOINT_BYTES`]).
+    pub checkpoint_bytes: Option<u64>,
+}
+
+/// The server's cache on disk ([`disk`]).
+#[derive(Debug, Clone)]
+pub struct CacheOptions {
+    /// The folder (created with mode `0700` if missing; refused if others can write to it).
+    pub dir: std::path::PathBuf,
+    /// Names the trust anchors of [`ServeOptions::gate`] (e.g. a hash of the key files): a
+    /// row is a verdict under given anchors, so rows cached under other anchors are not used.
+    pub anchors: [u8; 32],
 }
 
 /// Errors of the server.
@@ -118,6 +134,14 @@ pub enum ServeError {
     /// Too many at once (live viewers).
     #[error("{0}")]
     Busy(String),
+    /// The cache folder (`--cache-dir`) cannot be used.
+    #[error("cache folder {path}: {message}")]
+    CacheDir {
+        /// The folder.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
     /// Listening or serving.
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -139,7 +163,7 @@ pub struct App {
 
 impl App {
     /// Resolves the targets; with `opts.warm`, starts filling the facts cache on one
-    /// background thread.
+    /// background thread (then, with a disk cache, the keyframe checkpoints).
     pub fn open(opts: &ServeOptions) -> Result<Arc<Self>, ServeError> {
         let app = Arc::new(App {
             catalog: Catalog::open(opts)?,
@@ -150,8 +174,14 @@ impl App {
         if opts.warm {
             let a = app.clone();
             std::thread::spawn(move || {
-                for i in 0..a.catalog.len() {
+                let n = a.catalog.len();
+                for i in 0..n {
                     let _ = a.catalog.row(i);
+                }
+                // Then, with a disk cache, the keyframe checkpoints of every channel, so that
+                // opening any recording at a time T does not wait for the emulator.
+                for i in 0..n {
+                    a.catalog.prepare_checkpoints(i);
                 }
             });
         }
@@ -168,6 +198,9 @@ impl App {
                     if warm {
                         for i in before..a.catalog.len() {
                             let _ = a.catalog.row(i);
+                        }
+                        for i in before..a.catalog.len() {
+                            a.catalog.prepare_checkpoints(i);
                         }
                     }
                 }

@@ -1,0 +1,129 @@
+//! The server's disk cache (`--cache-dir`, docs/SERVE.md "The cache on disk"): keyframe
+//! checkpoints and rows survive a restart, follow a recording that changes, and a damaged
+//! entry is never used.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod serve_support;
+
+use bsr_asciicast::convert::select_channel;
+use bsr_asciicast::serve::keyframe::{checkpoints, write_from};
+use bsr_asciicast::serve::{CacheOptions, Catalog, ServeOptions};
+use bsr_core::read::Recording;
+use serve_support::*;
+use std::path::Path;
+
+fn catalog(archive: &Path, cache: &Path) -> Catalog {
+    Catalog::open(&ServeOptions {
+        targets: vec![archive.display().to_string()],
+        gate: trusted(),
+        cache: Some(CacheOptions {
+            dir: cache.to_path_buf(),
+            anchors: [7; 32],
+        }),
+        // A checkpoint after every output event, so the small recordings have many.
+        checkpoint_bytes: Some(1),
+        ..ServeOptions::default()
+    })
+    .unwrap()
+}
+
+fn pinned(c: &Catalog, archive: &Path, id: &str) -> (usize, bsr_asciicast::convert::ChannelFiles) {
+    let i = c.find(id).unwrap();
+    let rec = Recording::open_path(&archive.join(format!("{id}.bsr"))).unwrap();
+    let mut files = select_channel(&rec, None, None).unwrap();
+    c.verification(i).unwrap().pin(&mut files).unwrap();
+    (i, files)
+}
+
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn checkpoints_built_once_are_there_after_a_restart() {
+    let a = archive();
+    let cache = tempfile::tempdir().unwrap();
+    let dir = cache.path().join("c");
+    let first = catalog(a.path(), &dir);
+    let (i, files) = pinned(&first, a.path(), "sr_shell00001");
+    // The background pass builds them into the disk cache, once.
+    assert_eq!(first.prepare_checkpoints(i), 1);
+    assert_eq!(first.prepare_checkpoints(i), 0, "already there");
+    let stored = files_under(&dir.join("checkpoints"));
+    assert_eq!(stored.len(), 1, "{stored:?}");
+
+    // A new server (a restart) has them at its first request, equal to a fresh build.
+    let second = catalog(a.path(), &dir);
+    let (i2, files2) = pinned(&second, a.path(), "sr_shell00001");
+    let got = second
+        .checkpoints(i2, &files2)
+        .expect("checkpoints from the disk cache at the first request");
+    assert_eq!(*got, checkpoints(&files, 1).unwrap());
+    assert!(got.0.len() >= 3, "{} checkpoints", got.0.len());
+    for at in [0.5, 1.1, 1.6, 2.2, 99.0] {
+        let (mut plain, mut fast) = (Vec::new(), Vec::new());
+        write_from(&files2, at, None, &mut plain).unwrap();
+        let k = write_from(&files2, at, Some(&got), &mut fast).unwrap();
+        assert_eq!(fast, plain, "at {at}");
+        if at > 1.0 {
+            assert!(k.folded > 0);
+        }
+    }
+
+    // A damaged entry is not used (and is deleted); the first request then starts a build.
+    let mut b = std::fs::read(&stored[0]).unwrap();
+    let n = b.len();
+    b[n - 2] ^= 0x01;
+    std::fs::write(&stored[0], &b).unwrap();
+    let third = catalog(a.path(), &dir);
+    let (i3, files3) = pinned(&third, a.path(), "sr_shell00001");
+    assert!(
+        third.checkpoints(i3, &files3).is_none(),
+        "damaged entry used"
+    );
+    assert!(!stored[0].exists(), "damaged entry kept");
+}
+
+#[test]
+fn a_changed_recording_does_not_get_the_old_checkpoints() {
+    let a = archive();
+    let cache = tempfile::tempdir().unwrap();
+    let dir = cache.path().join("c");
+    let first = catalog(a.path(), &dir);
+    let (i, _) = pinned(&first, a.path(), "sr_gzip000001");
+    assert_eq!(first.prepare_checkpoints(i), 1);
+    // The same bytes, another modification time: another state, so another key.
+    let meta = a.path().join("sr_gzip000001.bsr/session-recording.meta");
+    let f = std::fs::File::options().write(true).open(&meta).unwrap();
+    f.set_modified(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1))
+        .unwrap();
+    drop(f);
+    let second = catalog(a.path(), &dir);
+    let (i2, files2) = pinned(&second, a.path(), "sr_gzip000001");
+    assert!(second.checkpoints(i2, &files2).is_none());
+}
+
+#[test]
+fn a_refused_recording_gets_no_checkpoints() {
+    let a = archive();
+    let cache = tempfile::tempdir().unwrap();
+    let dir = cache.path().join("c");
+    let c = catalog(a.path(), &dir);
+    let i = c.find("sr_shell00001~2").unwrap();
+    assert_eq!(c.prepare_checkpoints(i), 0);
+    assert!(files_under(&dir.join("checkpoints")).is_empty());
+}

@@ -85,7 +85,7 @@ pub fn big(dir: &str) -> anyhow::Result<()> {
     // The recording's last event time, from the facts.
     let row = app.catalog.row(i)?;
     let dur = row
-        .facts
+        .shown_facts
         .as_ref()
         .and_then(|f| f.duration_seconds)
         .unwrap_or(0.0);

@@ -127,3 +127,72 @@ fn a_refused_recording_gets_no_checkpoints() {
     assert_eq!(c.prepare_checkpoints(i), 0);
     assert!(files_under(&dir.join("checkpoints")).is_empty());
 }
+
+fn catalog_with(
+    archive: &Path,
+    cache: &Path,
+    gate: bsr_asciicast::verified::GateOptions,
+    anchors: u8,
+) -> Catalog {
+    Catalog::open(&ServeOptions {
+        targets: vec![archive.display().to_string()],
+        gate,
+        cache: Some(CacheOptions {
+            dir: cache.to_path_buf(),
+            anchors: [anchors; 32],
+        }),
+        ..ServeOptions::default()
+    })
+    .unwrap()
+}
+
+#[test]
+fn rows_are_kept_on_disk_under_their_trust_anchors() {
+    let a = archive();
+    let cache = tempfile::tempdir().unwrap();
+    let dir = cache.path().join("c");
+    let first = catalog_with(a.path(), &dir, trusted(), 1);
+    let n = first.len();
+    assert_eq!(n, 5);
+    let rows: Vec<String> = (0..n)
+        .map(|i| serde_json::to_string(&*first.row(i).unwrap()).unwrap())
+        .collect();
+    assert_eq!(files_under(&dir.join("rows")).len(), n);
+    let shell = first.find("sr_shell00001").unwrap();
+    assert!(rows[shell].contains("\"verdict\":\"authentic\""));
+
+    // A restart with the same anchors: the rows come from the disk, not from verifying again
+    // (this server has no trust anchors at all, yet the row still says `authentic`: the
+    // anchors' name is what keys a row, so a server must name its real anchors).
+    let second = catalog_with(a.path(), &dir, Default::default(), 1);
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(&serde_json::to_string(&*second.row(i).unwrap()).unwrap(), r);
+    }
+    // The summaries the filters use follow the rows.
+    let s = second.summary(shell).unwrap();
+    assert_eq!(&*s.verdict, "authentic");
+    assert!(s.user.as_ref().is_some_and(|u| u.name.is_some()) && s.start_ns.is_some());
+
+    // Other anchors: other keys, so the recording is verified again under them.
+    let third = catalog_with(a.path(), &dir, Default::default(), 2);
+    let r = third.row(shell).unwrap();
+    assert_eq!(r.verdict, "unauthenticated");
+
+    // A changed recording is verified again: one byte of its output flipped (same size,
+    // new modification time) is refused, whatever the disk holds.
+    let p = a.path().join(
+        "sr_shell00001.bsr/cr_shell00001.connection/chr_shell00001.channel/messages-outbound.data",
+    );
+    let mut b = std::fs::read(&p).unwrap();
+    let at = b.len() - 40;
+    b[at] ^= 0x20;
+    std::fs::write(&p, &b).unwrap();
+    let f = std::fs::File::options().write(true).open(&p).unwrap();
+    f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
+        .unwrap();
+    drop(f);
+    let fourth = catalog_with(a.path(), &dir, trusted(), 1);
+    let r = fourth.row(shell).unwrap();
+    assert!(!r.shown, "{}", r.verdict);
+    assert!(r.facts.is_none());
+}

@@ -28,8 +28,10 @@ use crate::verified::{GateOptions, Verification, gate_keeping};
 use bsr_core::format;
 use bsr_core::read::Recording;
 use bsr_core::store::{EntryKind, ReadStore, join};
-use bsr_verify::facts::{Facts, analyze_with};
+use bsr_verify::facts::analyze_with;
 use bsr_verify::report::Report;
+use serde_json::Value;
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
@@ -41,6 +43,10 @@ use std::time::{Duration, Instant};
 const MAX_KEY_ENTRIES: usize = 100_000;
 /// Largest `SHA256SUM.sig` read for a key.
 const MAX_SIG: u64 = 64 * 1024;
+/// Whole rows kept in memory (the others are read from the disk cache, or verified again).
+pub const ROWS_KEPT: usize = 8192;
+/// Largest row read from the disk cache.
+const MAX_ROW_FILE: u64 = 1 << 20;
 /// Verifications (with their pinned digests) kept for replays.
 const VERIFICATIONS_KEPT: usize = 32;
 /// Channels whose keyframe checkpoints are kept (in memory).
@@ -49,7 +55,46 @@ const CHECKPOINTS_KEPT: usize = 16;
 const MAX_CHECKPOINTS_FILE: u64 = 256 << 20;
 
 /// Checkpoints of one channel of one recording state.
-type Kept = (usize, String, CacheKey, Arc<Checkpoints>);
+type KeptCheckpoints = (usize, String, CacheKey, Arc<Checkpoints>);
+
+/// Values by recording, with their keys, the oldest dropped past a bound.
+#[derive(Debug)]
+struct Kept<T> {
+    map: HashMap<usize, (CacheKey, T)>,
+    order: VecDeque<usize>,
+}
+
+impl<T> Default for Kept<T> {
+    fn default() -> Self {
+        Kept {
+            map: HashMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+}
+
+impl<T: Clone> Kept<T> {
+    fn get(&self, i: usize, key: &CacheKey) -> Option<T> {
+        self.map
+            .get(&i)
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn put(&mut self, i: usize, key: CacheKey, v: T, bound: usize) {
+        if self.map.insert(i, (key, v)).is_none() {
+            self.order.push_back(i);
+        }
+        while self.map.len() > bound {
+            match self.order.pop_front() {
+                Some(j) => {
+                    self.map.remove(&j);
+                }
+                None => break,
+            }
+        }
+    }
+}
 
 /// One recording the server lists.
 #[derive(Debug, Clone)]
@@ -69,7 +114,7 @@ pub struct Entry {
 pub struct CacheKey([u8; 32]);
 
 /// Findings of the header-security report, by severity.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FindingCounts {
     /// High.
     pub high: u32,
@@ -82,7 +127,7 @@ pub struct FindingCounts {
 }
 
 /// One line of the session list (and of `GET /api/v1/sessions`).
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Row {
     /// The id in URLs.
     pub id: String,
@@ -91,18 +136,111 @@ pub struct Row {
     /// Whether it passed the verification gate (only then are the other fields filled).
     pub shown: bool,
     /// For a refused recording: the verifier's problem codes (at most 5).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<String>,
-    /// The facts (`bsr-verify facts`), when shown.
-    pub facts: Option<Facts>,
+    /// The facts (`bsr-verify facts`, as JSON), when shown.
+    pub facts: Option<Box<RawValue>>,
     /// Header-security findings of its interactive channels, when shown.
     pub findings: Option<FindingCounts>,
-    /// Start, nanoseconds since the Unix epoch (for filtering).
+    /// The facts the list shows and filters on (read from `facts`).
     #[serde(skip)]
+    pub shown_facts: Option<ShownFacts>,
+}
+
+/// The facts a list row shows and filters on (a part of `bsr-verify facts`).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct ShownFacts {
+    /// User id and name.
+    #[serde(default)]
+    pub user: Value,
+    /// Target id, name, scope.
+    #[serde(default)]
+    pub target: Value,
+    /// Host id and address.
+    #[serde(default)]
+    pub host: Value,
+    /// Worker id.
+    #[serde(default)]
+    pub worker: Option<String>,
+    /// Start (RFC 3339).
+    #[serde(default)]
+    pub start: Option<String>,
+    /// End (RFC 3339).
+    #[serde(default)]
+    pub end: Option<String>,
+    /// Duration in seconds.
+    #[serde(default)]
+    pub duration_seconds: Option<f64>,
+}
+
+impl ShownFacts {
+    /// Start, nanoseconds since the Unix epoch.
+    pub fn start_ns(&self) -> Option<i128> {
+        parse_time(&self.start)
+    }
+
+    /// End, nanoseconds since the Unix epoch.
+    pub fn end_ns(&self) -> Option<i128> {
+        parse_time(&self.end)
+    }
+}
+
+fn parse_time(s: &Option<String>) -> Option<i128> {
+    s.as_deref()
+        .and_then(bsr_core::Timestamp::parse_rfc3339)
+        .map(|t| t.as_nanos())
+}
+
+/// An id or a name, as the filters match them.
+#[derive(Debug, Clone, Default)]
+pub struct Party {
+    /// The id.
+    pub id: Option<Box<str>>,
+    /// The name.
+    pub name: Option<Box<str>>,
+}
+
+impl Party {
+    fn of(v: &Value) -> Self {
+        let s = |k: &str| v.get(k).and_then(Value::as_str).map(Box::from);
+        Party {
+            id: s("id"),
+            name: s("name"),
+        }
+    }
+}
+
+/// What the list's filters look at: kept in memory for every recording (about 200 bytes),
+/// while whole rows are kept for the last [`ROWS_KEPT`] used.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// The verdict.
+    pub verdict: Box<str>,
+    /// Whether it passed the gate.
+    pub shown: bool,
+    /// The user, when shown.
+    pub user: Option<Party>,
+    /// The target, when shown.
+    pub target: Option<Party>,
+    /// Start, nanoseconds since the Unix epoch.
     pub start_ns: Option<i128>,
     /// End, nanoseconds since the Unix epoch.
-    #[serde(skip)]
     pub end_ns: Option<i128>,
+}
+
+impl Summary {
+    /// The summary of a row.
+    pub fn of(r: &Row) -> Self {
+        let f = r.shown_facts.as_ref();
+        Summary {
+            verdict: r.verdict.as_str().into(),
+            shown: r.shown,
+            user: f.map(|f| Party::of(&f.user)),
+            target: f.map(|f| Party::of(&f.target)),
+            start_ns: f.and_then(ShownFacts::start_ns),
+            end_ns: f.and_then(ShownFacts::end_ns),
+        }
+    }
 }
 
 /// The listing and the caches.
@@ -122,9 +260,12 @@ pub struct Catalog {
     /// When a request for an unknown id last made them be listed.
     listed_on_miss: Mutex<Option<Instant>>,
     gate: GateOptions,
-    rows: Mutex<HashMap<usize, (CacheKey, Arc<Row>)>>,
+    /// Every recording's summary, by its key.
+    summaries: Mutex<HashMap<usize, (CacheKey, Arc<Summary>)>>,
+    /// The last [`ROWS_KEPT`] rows used, oldest first.
+    rows: Mutex<Kept<Arc<Row>>>,
     verifications: Mutex<VecDeque<(usize, CacheKey, Verification)>>,
-    checkpoints: Arc<Mutex<VecDeque<Kept>>>,
+    checkpoints: Arc<Mutex<VecDeque<KeptCheckpoints>>>,
     building: Arc<Mutex<std::collections::HashSet<(usize, String)>>>,
     /// The cache on disk and the trust anchors' name (`--cache-dir`).
     disk: Option<(DiskCache, [u8; 32])>,
@@ -260,7 +401,8 @@ impl Catalog {
             listed: Mutex::new(None),
             listed_on_miss: Mutex::new(None),
             gate,
-            rows: Mutex::new(HashMap::new()),
+            summaries: Mutex::new(HashMap::new()),
+            rows: Mutex::new(Kept::default()),
             verifications: Mutex::new(VecDeque::new()),
             checkpoints: Arc::new(Mutex::new(VecDeque::new())),
             building: Arc::new(Mutex::new(std::collections::HashSet::new())),
@@ -304,34 +446,73 @@ impl Catalog {
         cache_key(&e)
     }
 
-    /// The row of recording `i`: from the cache while its key matches, else verified and read
-    /// now (and cached).
+    /// The row of recording `i`: from the cache (in memory, then on disk) while its key
+    /// matches, else verified and read now (and cached).
     pub fn row(&self, i: usize) -> Result<Arc<Row>, ServeError> {
         let e = self.entry(i).ok_or(ServeError::NotFound)?;
         let key = cache_key(&e)?;
-        if let Ok(rows) = self.rows.lock()
-            && let Some((k, r)) = rows.get(&i)
-            && *k == key
-        {
-            return Ok(r.clone());
+        if let Some(r) = lock(&self.rows).get(i, &key) {
+            return Ok(r);
         }
-        let (row, verification) = build_row(&e, &self.gate);
+        let dkey = self
+            .disk
+            .as_ref()
+            .map(|(_, anchors)| row_key(&e, &key, anchors));
+        let on_disk = match (&self.disk, &dkey) {
+            (Some((d, _)), Some(k)) => d
+                .get("rows", k, MAX_ROW_FILE)
+                .and_then(|b| serde_json::from_slice::<Row>(&b).ok()),
+            _ => None,
+        };
+        let row = match on_disk {
+            Some(mut r) => {
+                r.id = e.id.clone();
+                r.shown_facts = r.facts.as_deref().and_then(shown_facts);
+                r
+            }
+            None => {
+                let (row, verification) = build_row(&e, &self.gate);
+                // An `error` verdict may be passing (a store that did not answer): not kept
+                // across restarts.
+                if let (Some((d, _)), Some(k)) = (&self.disk, &dkey)
+                    && row.verdict != "error"
+                    && let Ok(b) = serde_json::to_vec(&row)
+                {
+                    let _ = d.put("rows", k, &b);
+                }
+                if let Some(v) = verification {
+                    self.keep_verification(i, key.clone(), v);
+                }
+                row
+            }
+        };
         let row = Arc::new(row);
-        if let Ok(mut rows) = self.rows.lock() {
-            rows.insert(i, (key.clone(), row.clone()));
-        }
-        if let Some(v) = verification {
-            self.keep_verification(i, key, v);
-        }
+        lock(&self.summaries).insert(i, (key.clone(), Arc::new(Summary::of(&row))));
+        lock(&self.rows).put(i, key, row.clone(), ROWS_KEPT);
         Ok(row)
     }
 
-    /// Whether recording `i` has a cached row (whatever its key).
+    /// The summary of recording `i` (what the list's filters look at): kept for every
+    /// recording while its key matches, else from [`Catalog::row`].
+    pub fn summary(&self, i: usize) -> Result<Arc<Summary>, ServeError> {
+        let key = self.key(i)?;
+        if let Some((k, s)) = lock(&self.summaries).get(&i)
+            && *k == key
+        {
+            return Ok(s.clone());
+        }
+        let row = self.row(i)?;
+        Ok(Arc::new(Summary::of(&row)))
+    }
+
+    /// Whether recording `i` has a summary (whatever its key).
     pub fn is_cached(&self, i: usize) -> bool {
-        self.rows
-            .lock()
-            .map(|r| r.contains_key(&i))
-            .unwrap_or(false)
+        lock(&self.summaries).contains_key(&i)
+    }
+
+    /// Whole rows in memory now (at most [`ROWS_KEPT`]).
+    pub fn rows_in_memory(&self) -> usize {
+        lock(&self.rows).map.len()
     }
 
     /// The verification of recording `i` for reading its content: cached while the key
@@ -438,6 +619,28 @@ impl Catalog {
 }
 
 /// The folder on disk that a local target's recordings are in (for modification times).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+/// The disk cache's key of a row: the recording's state, where it is (its facts name the
+/// location), and the trust anchors.
+fn row_key(e: &Entry, key: &CacheKey, anchors: &[u8; 32]) -> [u8; 32] {
+    disk::key(&[
+        b"row v1",
+        &key.0,
+        e.store.describe(&e.dir).as_bytes(),
+        anchors,
+    ])
+}
+
+fn shown_facts(raw: &RawValue) -> Option<ShownFacts> {
+    serde_json::from_str(raw.get()).ok()
+}
+
 fn local_root(spec: &str) -> Option<PathBuf> {
     (!spec.starts_with("s3://")).then(|| {
         let p = PathBuf::from(spec);
@@ -465,19 +668,14 @@ fn build_row(e: &Entry, gate: &GateOptions) -> (Row, Option<Verification>) {
     };
     let (facts, _) = analyze_with(e.store.clone(), &e.dir, Some(&report), &seen);
     let findings = findings(e, &v);
-    let parse = |s: &Option<String>| {
-        s.as_deref()
-            .and_then(bsr_core::Timestamp::parse_rfc3339)
-            .map(|t| t.as_nanos())
-    };
+    let facts = serde_json::value::to_raw_value(&facts).ok();
     let row = Row {
         id: e.id.clone(),
         verdict,
         shown: true,
         problems: Vec::new(),
-        start_ns: parse(&facts.start),
-        end_ns: parse(&facts.end),
-        facts: Some(facts),
+        shown_facts: facts.as_deref().and_then(shown_facts),
+        facts,
         findings,
     };
     (row, Some(v))
@@ -495,8 +693,7 @@ fn refused_row(e: &Entry, verdict: String, report: &Report) -> Row {
             .collect(),
         facts: None,
         findings: None,
-        start_ns: None,
-        end_ns: None,
+        shown_facts: None,
     }
 }
 
@@ -507,7 +704,7 @@ fn verdict_name(r: &Report) -> String {
         .unwrap_or_default()
 }
 
-fn keep_checkpoints(kept: &Mutex<VecDeque<Kept>>, k: Kept) {
+fn keep_checkpoints(kept: &Mutex<VecDeque<KeptCheckpoints>>, k: KeptCheckpoints) {
     if let Ok(mut q) = kept.lock() {
         q.retain(|(j, n, _, _)| !(*j == k.0 && *n == k.1));
         if q.len() >= CHECKPOINTS_KEPT {
@@ -653,4 +850,27 @@ fn cache_key(e: &Entry) -> Result<CacheKey, ServeError> {
         }
     }
     Ok(CacheKey(h.finalize().into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kept_rows_are_bounded_and_drop_the_oldest() {
+        let mut k: Kept<u32> = Kept::default();
+        let key = |b: u8| CacheKey([b; 32]);
+        for i in 0..5 {
+            k.put(i, key(1), i as u32, 3);
+        }
+        assert_eq!(k.map.len(), 3);
+        assert_eq!(k.get(0, &key(1)), None);
+        assert_eq!(k.get(4, &key(1)), Some(4));
+        // A value under another key is not given.
+        assert_eq!(k.get(4, &key(2)), None);
+        // Replacing a kept value does not count twice.
+        k.put(4, key(2), 40, 3);
+        assert_eq!((k.map.len(), k.order.len()), (3, 3));
+        assert_eq!(k.get(4, &key(2)), Some(40));
+    }
 }

@@ -119,7 +119,7 @@ fn row_html(h: &mut String, r: &Row) {
         "<tr data-id=\"{id}\"><td><a href=\"/sessions/{}\">{id}</a></td>",
         url_encode(&r.id)
     );
-    match &r.facts {
+    match &r.shown_facts {
         Some(f) => {
             let host = name_and_id(&f.host);
             let dur = f

@@ -1,9 +1,8 @@
 //! The session list's filters and pages (`/` and `GET /api/v1/sessions`).
 
 use super::ServeError;
-use super::catalog::{Catalog, Row};
+use super::catalog::{Catalog, Party, Row, Summary};
 use bsr_core::Timestamp;
-use serde_json::Value;
 use std::sync::Arc;
 
 /// Default page size.
@@ -99,12 +98,12 @@ impl Filter {
             && self.verdict.is_none()
     }
 
-    fn matches(&self, r: &Row) -> bool {
+    fn matches(&self, r: &Summary) -> bool {
         if let Some(v) = &self.verdict {
             let ok = if v == "refused" {
                 !r.shown
             } else {
-                &r.verdict == v
+                &*r.verdict == v
             };
             if !ok {
                 return false;
@@ -118,16 +117,17 @@ impl Filter {
             return true;
         }
         // A refused recording has no facts to match.
-        let Some(f) = &r.facts else { return false };
-        let has = |v: &Value, want: &str| {
-            let id = v.get("id").and_then(Value::as_str);
-            let name = v.get("name").and_then(Value::as_str);
-            id == Some(want)
-                || name
+        let (Some(user), Some(target)) = (&r.user, &r.target) else {
+            return false;
+        };
+        let has = |p: &Party, want: &str| {
+            p.id.as_deref() == Some(want)
+                || p.name
+                    .as_deref()
                     .is_some_and(|n| n == want || n.to_lowercase().contains(&want.to_lowercase()))
         };
-        if self.user.as_deref().is_some_and(|u| !has(&f.user, u))
-            || self.target.as_deref().is_some_and(|t| !has(&f.target, t))
+        if self.user.as_deref().is_some_and(|u| !has(user, u))
+            || self.target.as_deref().is_some_and(|t| !has(target, t))
         {
             return false;
         }
@@ -171,8 +171,9 @@ pub fn list(cat: &Catalog, q: &ListQuery) -> Result<ListPage, ServeError> {
     } else {
         let mut matched = 0usize;
         for i in 0..cat.len() {
-            let r = cat.row(i)?;
-            if !filter.matches(&r) {
+            // The filters look at summaries (kept for every recording); whole rows are read
+            // for the page's recordings only.
+            if !filter.matches(&*cat.summary(i)?) {
                 continue;
             }
             matched += 1;
@@ -183,7 +184,7 @@ pub fn list(cat: &Catalog, q: &ListQuery) -> Result<ListPage, ServeError> {
                 more = true;
                 break;
             }
-            sessions.push(r);
+            sessions.push(cat.row(i)?);
         }
     }
     Ok(ListPage {

@@ -2,17 +2,25 @@
 //! HTTP on loopback, in this process.
 
 use anyhow::{Context, bail};
-use bsr_asciicast::serve::{App, ServeOptions, serve};
+use bsr_asciicast::serve::{App, CacheOptions, ServeOptions, serve};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn start(targets: Vec<String>) -> anyhow::Result<(SocketAddr, Arc<App>)> {
+fn start(
+    targets: Vec<String>,
+    cache: Option<&Path>,
+    warm: bool,
+) -> anyhow::Result<(SocketAddr, Arc<App>)> {
     let opts = ServeOptions {
         targets,
-        warm: false,
+        warm,
+        cache: cache.map(|dir| CacheOptions {
+            dir: dir.to_path_buf(),
+            anchors: [0; 32],
+        }),
         ..ServeOptions::default()
     };
     let app = App::open(&opts)?;
@@ -71,11 +79,45 @@ fn timed_get(addr: SocketAddr, path: &str) -> anyhow::Result<(f64, f64, u64)> {
     Ok((first, t0.elapsed().as_secs_f64(), total))
 }
 
+/// A fresh cache folder `NAME` beside `dir`.
+fn fresh_cache(dir: &Path, name: &str) -> anyhow::Result<std::path::PathBuf> {
+    let c = dir.parent().unwrap_or(Path::new(".")).join(name);
+    let _ = std::fs::remove_dir_all(&c);
+    Ok(c)
+}
+
+/// Whether the disk cache `cache` holds any checkpoints.
+fn has_checkpoints(cache: &Path) -> bool {
+    std::fs::read_dir(cache.join("checkpoints"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|d| {
+            std::fs::read_dir(d.path())
+                .into_iter()
+                .flatten()
+                .next()
+                .is_some()
+        })
+}
+
+/// The channel of `sr_big`, pinned.
+fn big_channel(app: &App, i: usize) -> anyhow::Result<bsr_asciicast::convert::ChannelFiles> {
+    let e = app.catalog.entry(i).context("entry")?;
+    let rec = bsr_core::read::Recording::open(e.store.clone(), &e.dir)?;
+    let mut files = bsr_asciicast::convert::select_channel(&rec, None, None)?;
+    app.catalog.verification(i)?.pin(&mut files)?;
+    Ok(files)
+}
+
 /// `serve-big DIR`: DIR holds `sr_big.bsr`. Prints `name seconds` lines: the first cast bytes
 /// cold (the gate verifies the recording) and warm (verification cached), opening at the
-/// middle before and after the checkpoints are built, and the whole cast.
+/// middle before and after the checkpoints are built, and the whole cast; then, with the
+/// disk cache (`--cache-dir`): opening at the middle as the first request of a restarted
+/// server, and how long a fresh server's background pass takes to prepare the checkpoints.
 pub fn big(dir: &str) -> anyhow::Result<()> {
-    let (addr, app) = start(vec![dir.to_string()])?;
+    let cache = fresh_cache(Path::new(dir), "serve-cache-big")?;
+    let (addr, app) = start(vec![dir.to_string()], Some(&cache), false)?;
     let i = app.catalog.find("sr_big").context("sr_big not found")?;
     let cold = timed_get(addr, "/api/v1/sessions/sr_big/cast")?;
     println!("first-screen-cold {:.6}", cold.0);
@@ -94,10 +136,7 @@ pub fn big(dir: &str) -> anyhow::Result<()> {
     let at_cold = timed_get(addr, &format!("/api/v1/sessions/sr_big/cast?t={mid}"))?;
     println!("open-at-t-cold {:.6}", at_cold.0);
     // Wait for the checkpoints that request started building.
-    let e = app.catalog.entry(i).context("entry")?;
-    let rec = bsr_core::read::Recording::open(e.store.clone(), &e.dir)?;
-    let mut files = bsr_asciicast::convert::select_channel(&rec, None, None)?;
-    app.catalog.verification(i)?.pin(&mut files)?;
+    let files = big_channel(&app, i)?;
     while app.catalog.checkpoints(i, &files).is_none() {
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -106,32 +145,75 @@ pub fn big(dir: &str) -> anyhow::Result<()> {
     println!("open-at-t {:.6}", at.0);
     let page = timed_get(addr, "/sessions/sr_big")?;
     println!("replay-page {:.6}", page.1);
+
+    // A restart: a new server over the same disk cache; its very first request opens at T.
+    let (addr2, _app2) = start(vec![dir.to_string()], Some(&cache), false)?;
+    let at_restart = timed_get(addr2, &format!("/api/v1/sessions/sr_big/cast?t={mid}"))?;
+    println!("open-at-t-restart {:.6}", at_restart.0);
+
+    // A fresh server with an empty disk cache and the background pass on: how long until
+    // every channel's checkpoints are prepared, then a first request at T.
+    let cache3 = fresh_cache(Path::new(dir), "serve-cache-big-warm")?;
+    let t3 = Instant::now();
+    let (addr3, _app3) = start(vec![dir.to_string()], Some(&cache3), true)?;
+    while !has_checkpoints(&cache3) {
+        if t3.elapsed() > Duration::from_secs(900) {
+            bail!("the background pass prepared no checkpoints in 900 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    println!("prepared-after {:.6}", t3.elapsed().as_secs_f64());
+    let at_prepared = timed_get(addr3, &format!("/api/v1/sessions/sr_big/cast?t={mid}"))?;
+    println!("open-at-t-prepared {:.6}", at_prepared.0);
+    let _ = std::fs::remove_dir_all(&cache);
+    let _ = std::fs::remove_dir_all(&cache3);
     Ok(())
+}
+
+/// Resident memory of this process now and at its peak, MiB.
+fn rss() -> (f64, f64) {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let get = |k: &str| {
+        s.lines()
+            .find(|l| l.starts_with(k))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    };
+    (get("VmRSS:"), get("VmHWM:"))
 }
 
 /// `serve-list DIR`: every recording below DIR listed; prints the listing time, the time to
 /// fill the facts cache, and the first page (100 rows) of the API and the HTML list with the
-/// cache warm, then a filtered first page.
+/// cache warm, then a filtered first page, and the memory; then a restarted server over the
+/// same disk cache (`--cache-dir`): its first page, and filling its cache from the disk.
 pub fn list(dir: &Path) -> anyhow::Result<()> {
+    let cache = fresh_cache(dir, "serve-cache-list")?;
     let t0 = Instant::now();
-    let (addr, app) = start(vec![dir.display().to_string()])?;
+    let (addr, app) = start(vec![dir.display().to_string()], Some(&cache), false)?;
     println!("recordings {}", app.catalog.len());
     println!("listing {:.6}", t0.elapsed().as_secs_f64());
     let t1 = Instant::now();
     let first_cold = timed_get(addr, "/api/v1/sessions?page=1&page_size=100")?;
     println!("first-page-cold {:.6}", first_cold.1);
     let n = app.catalog.len();
-    std::thread::scope(|s| {
-        for k in 0..2 {
-            let app = &app;
-            s.spawn(move || {
-                for i in (k..n).step_by(2) {
-                    let _ = app.catalog.row(i);
-                }
-            });
-        }
-    });
+    let fill = |app: &Arc<App>| {
+        std::thread::scope(|s| {
+            for k in 0..2 {
+                s.spawn(move || {
+                    for i in (k..n).step_by(2) {
+                        let _ = app.catalog.row(i);
+                    }
+                });
+            }
+        })
+    };
+    fill(&app);
     println!("cache-fill {:.6}", t1.elapsed().as_secs_f64());
+    let (now, peak) = rss();
+    println!("rss-after-fill {now:.1}");
+    println!("rss-peak-after-fill {peak:.1}");
+    println!("rows-in-memory {}", app.catalog.rows_in_memory());
     let api = timed_get(addr, "/api/v1/sessions?page=1&page_size=100")?;
     println!("first-page {:.6}", api.1);
     let html = timed_get(addr, "/?page=1&page_size=100")?;
@@ -144,6 +226,15 @@ pub fn list(dir: &Path) -> anyhow::Result<()> {
         "/api/v1/sessions?page=1&page_size=100&verdict=unauthenticated",
     )?;
     println!("first-page-filtered {:.6}", f.1);
+
+    // A restart over the same disk cache: nothing in memory, every row on disk.
+    let (addr2, app2) = start(vec![dir.display().to_string()], Some(&cache), false)?;
+    let r = timed_get(addr2, "/api/v1/sessions?page=1&page_size=100")?;
+    println!("first-page-restart {:.6}", r.1);
+    let t2 = Instant::now();
+    fill(&app2);
+    println!("cache-fill-from-disk {:.6}", t2.elapsed().as_secs_f64());
+    let _ = std::fs::remove_dir_all(&cache);
     Ok(())
 }
 

@@ -34,7 +34,7 @@ use bsr_core::keys::{AeadWrapper, KeyWrapper, RecorderTrust};
 use bsr_core::store::{EntryKind, ReadStore, join};
 use bsr_verify::report::{FileStatus, Report, Verdict};
 use bsr_verify::verify::{Trust, VerifyOptions, verify};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -185,7 +185,7 @@ impl GateError {
 }
 
 /// What the gate established about the content shown (the HTML view shows it).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Verification {
     /// The recording (or file) as given.
     pub location: String,
@@ -209,6 +209,13 @@ pub struct Verification {
     digests: BTreeMap<String, [u8; 32]>,
 }
 
+/// [`Verification`] with its digests, as a cache keeps it.
+#[derive(Serialize, Deserialize)]
+struct Kept {
+    verification: Verification,
+    digests: Vec<(String, [u8; 32])>,
+}
+
 impl Verification {
     /// Content read without verification (`--unverified`): [`Self::warning`] is set.
     pub fn unverified(location: impl Into<String>) -> Self {
@@ -222,6 +229,24 @@ impl Verification {
             redacted: None,
             digests: BTreeMap::new(),
         }
+    }
+
+    /// The whole verification (digests too) as bytes, for a cache that only the caller can
+    /// write (the server's disk cache): [`Verification::from_kept`] reads it back.
+    pub fn to_kept(&self) -> Option<Vec<u8>> {
+        serde_json::to_vec(&Kept {
+            verification: self.clone(),
+            digests: self.digests.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+        })
+        .ok()
+    }
+
+    /// A verification kept by [`Verification::to_kept`]; `None` if the bytes are not one.
+    pub fn from_kept(b: &[u8]) -> Option<Self> {
+        let k: Kept = serde_json::from_slice(b).ok()?;
+        let mut v = k.verification;
+        v.digests = k.digests.into_iter().collect();
+        Some(v)
     }
 
     /// The loud warning the output must carry, when the content was not verified.

@@ -173,6 +173,39 @@ fn rows_are_kept_on_disk_under_their_trust_anchors() {
     assert_eq!(&*s.verdict, "authentic");
     assert!(s.user.as_ref().is_some_and(|u| u.name.is_some()) && s.start_ns.is_some());
 
+    // The verification (the digests replays pin files to) comes from the disk too.
+    let v = second.verification(shell).unwrap();
+    assert_eq!(v.verdict, Some(bsr_verify::report::Verdict::Authentic));
+    let (_, mut files) = pinned(&second, a.path(), "sr_shell00001");
+    let mut cast = Vec::new();
+    bsr_asciicast::serve::keyframe::write_from(&files, 0.0, None, &mut cast).unwrap();
+
+    // A rewrite that keeps size and modification time leaves the key as it was, so the row
+    // and the verification are still taken from the disk; the content read is still checked
+    // against the verified digests, so the read fails.
+    let p = a.path().join(
+        "sr_shell00001.bsr/cr_shell00001.connection/chr_shell00001.channel/messages-outbound.data",
+    );
+    let mtime = std::fs::metadata(&p).unwrap().modified().unwrap();
+    let mut b = std::fs::read(&p).unwrap();
+    let at = b.len() - 40;
+    b[at] ^= 0x20;
+    std::fs::write(&p, &b).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&p)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    let restarted = catalog_with(a.path(), &dir, trusted(), 1);
+    assert!(restarted.row(shell).unwrap().shown);
+    let v = restarted.verification(shell).unwrap();
+    v.pin(&mut files).unwrap();
+    let read = bsr_asciicast::serve::keyframe::write_from(&files, 0.0, None, std::io::sink());
+    assert!(read.is_err(), "a rewritten file was read as verified");
+    b[at] ^= 0x20;
+    std::fs::write(&p, &b).unwrap();
+
     // Other anchors: other keys, so the recording is verified again under them.
     let third = catalog_with(a.path(), &dir, Default::default(), 2);
     let r = third.row(shell).unwrap();

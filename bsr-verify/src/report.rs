@@ -3,10 +3,10 @@
 //! Serialized as JSON by `bsr-verify --json` (schema `bsr-verify/report/v1`, documented in
 //! `docs/VERIFY.md`).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The verdict on one recording. The exit code of `bsr-verify` is the worst verdict's code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Intact, and authenticity established through the KMS binding or the recorder

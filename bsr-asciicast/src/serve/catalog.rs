@@ -47,6 +47,8 @@ const MAX_SIG: u64 = 64 * 1024;
 pub const ROWS_KEPT: usize = 8192;
 /// Largest row read from the disk cache.
 const MAX_ROW_FILE: u64 = 1 << 20;
+/// Largest verification (its digests) read from the disk cache.
+const MAX_VERIFICATION_FILE: u64 = 64 << 20;
 /// Verifications (with their pinned digests) kept for replays.
 const VERIFICATIONS_KEPT: usize = 32;
 /// Channels whose keyframe checkpoints are kept (in memory).
@@ -525,6 +527,18 @@ impl Catalog {
             return Ok(v.clone());
         }
         let e = self.entry(i).ok_or(ServeError::NotFound)?;
+        if let Some((d, anchors)) = &self.disk
+            && let Some(v) = d
+                .get(
+                    "verifications",
+                    &verification_key(&e, &key, anchors),
+                    MAX_VERIFICATION_FILE,
+                )
+                .and_then(|b| Verification::from_kept(&b))
+        {
+            self.keep_verification_in_memory(i, key, v.clone());
+            return Ok(v);
+        }
         let (v, _, _) = gate_keeping(&*e.store, &e.dir, &self.gate);
         let v = v.map_err(|g| ServeError::Refused(g.to_string()))?;
         self.keep_verification(i, key, v.clone());
@@ -607,7 +621,18 @@ impl Catalog {
         built
     }
 
+    /// Keeps a verification that the gate just made, in memory and in the disk cache.
     fn keep_verification(&self, i: usize, key: CacheKey, v: Verification) {
+        if let Some((d, anchors)) = &self.disk
+            && let Some(e) = self.entry(i)
+            && let Some(b) = v.to_kept()
+        {
+            let _ = d.put("verifications", &verification_key(&e, &key, anchors), &b);
+        }
+        self.keep_verification_in_memory(i, key, v);
+    }
+
+    fn keep_verification_in_memory(&self, i: usize, key: CacheKey, v: Verification) {
         if let Ok(mut q) = self.verifications.lock() {
             q.retain(|(j, _, _)| *j != i);
             if q.len() >= VERIFICATIONS_KEPT {
@@ -631,6 +656,16 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 fn row_key(e: &Entry, key: &CacheKey, anchors: &[u8; 32]) -> [u8; 32] {
     disk::key(&[
         b"row v1",
+        &key.0,
+        e.store.describe(&e.dir).as_bytes(),
+        anchors,
+    ])
+}
+
+/// The disk cache's key of a verification (its pinned digests): as a row's.
+fn verification_key(e: &Entry, key: &CacheKey, anchors: &[u8; 32]) -> [u8; 32] {
+    disk::key(&[
+        b"verification v1",
         &key.0,
         e.store.describe(&e.dir).as_bytes(),
         anchors,

@@ -508,3 +508,75 @@ fn the_facts_cache_follows_a_recording_that_changes() {
     assert_eq!(row(addr)["verdict"], "authentic");
     assert_eq!(get(addr, "/api/v1/sessions/sr_shell00001/cast").status, 200);
 }
+
+/// The rows of the search results table.
+fn hit_rows(page: &str) -> Vec<String> {
+    let table = page
+        .split("<table id=\"hits\">")
+        .nth(1)
+        .and_then(|t| t.split("</table>").next())
+        .unwrap_or_default();
+    let mut rows: Vec<String> = table
+        .lines()
+        .filter(|l| l.starts_with("<tr><td>"))
+        .map(str::to_string)
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[test]
+fn the_search_box_answers_from_an_index_as_a_scan_would() {
+    use bsr_asciicast::search_index::{SearchIndex, UpdateOptions};
+    let a = archive();
+    // An index that holds one recording only (sr_shell00001): the others are scanned.
+    let ixdir = tempfile::tempdir().unwrap();
+    let ix = SearchIndex::open_or_create(ixdir.path()).unwrap();
+    let t =
+        bsr_verify::target::resolve(&a.path().display().to_string(), &Default::default()).unwrap();
+    let one: Vec<String> = t
+        .recordings
+        .iter()
+        .filter(|d| d.ends_with("sr_shell00001.bsr") && !d.contains("tampered"))
+        .cloned()
+        .collect();
+    assert_eq!(one.len(), 1, "{:?}", t.recordings);
+    let opts = UpdateOptions {
+        jobs: 1,
+        gate: trusted(),
+        trust_key: "test".into(),
+        ..UpdateOptions::default()
+    };
+    ix.update(&[(t.store.clone(), one)], &opts, &|_| {})
+        .unwrap();
+    drop(ix);
+
+    let scanning = start(&[a.path()], None, None);
+    let indexed = start_with(bsr_asciicast::serve::ServeOptions {
+        targets: vec![a.path().display().to_string()],
+        gate: trusted(),
+        indexes: vec![ixdir.path().to_path_buf()],
+        ..Default::default()
+    });
+    for q in ["w%C3%B6rld", "e", "echo", "nothing-matches-this"] {
+        let want = get(scanning, &format!("/?q={q}")).text();
+        let got = get(indexed, &format!("/?q={q}")).text();
+        assert_eq!(hit_rows(&got), hit_rows(&want), "{q}");
+        assert!(
+            got.contains("(1 of them by the search index)"),
+            "{q}: {got}"
+        );
+        assert!(got.contains("1 recording(s) not searched"), "{q}");
+        if q == "e" {
+            assert!(
+                hit_rows(&got)
+                    .iter()
+                    .any(|r| r.contains("/sessions/sr_shell00001?t="))
+            );
+        }
+    }
+    // With filters: only the recordings that match them, from the index or not.
+    let want = get(scanning, "/?q=e&user=nobody").text();
+    let got = get(indexed, "/?q=e&user=nobody").text();
+    assert!(hit_rows(&got).is_empty() && hit_rows(&want).is_empty());
+}

@@ -49,6 +49,11 @@ pub struct ServeArgs {
     /// in memory only.
     #[arg(long)]
     cache_dir: Option<PathBuf>,
+    /// A search index (`bsr-asciicast index DIR ...`; repeat for one per shard): the search
+    /// box answers from it for the recordings it holds in their current state, and scans the
+    /// others.
+    #[arg(long = "index", value_name = "DIR")]
+    indexes: Vec<PathBuf>,
 }
 
 /// Serves until killed.
@@ -89,6 +94,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
         rescan: (a.rescan > 0.0).then(|| std::time::Duration::from_secs_f64(a.rescan.min(1e9))),
         cache,
         checkpoint_bytes: None,
+        indexes: a.indexes,
     };
     let app = App::open(&opts)?;
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -289,6 +289,16 @@ impl SearchIndex {
         })
     }
 
+    /// The recordings in the index: their locations (as the store describes them) and the
+    /// SHA-256 (hex) of the `SHA256SUM.sig` each was indexed with ([`recording_sig`]).
+    pub fn recordings(&self) -> Result<BTreeMap<String, String>, IndexError> {
+        Ok(self
+            .known()?
+            .into_iter()
+            .map(|(loc, k)| (loc, k.sig))
+            .collect())
+    }
+
     /// The recordings in the index, by location.
     fn known(&self) -> Result<BTreeMap<String, Known>, IndexError> {
         let f = self.fields;
@@ -315,6 +325,12 @@ impl SearchIndex {
         })?;
         Ok(out)
     }
+}
+
+/// SHA-256 (hex) of the session's `SHA256SUM.sig`, `None` when it cannot be read: what the
+/// index keys a recording by ([`SearchIndex::recordings`]).
+pub fn recording_sig(store: &dyn ReadStore, dir: &str) -> Option<String> {
+    read_sig(store, dir)
 }
 
 /// SHA-256 (hex) of the session's `SHA256SUM.sig`, `None` when it cannot be read.

@@ -30,7 +30,7 @@ mod build;
 pub mod plan;
 mod query;
 
-pub use build::{IndexEvent, UpdateOptions, UpdateSummary};
+pub use build::{IndexEvent, UpdateOptions, UpdateSummary, recording_sig};
 pub use query::{QueryStats, query_all};
 
 use std::path::{Path, PathBuf};

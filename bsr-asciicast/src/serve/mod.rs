@@ -79,6 +79,9 @@ pub struct ServeOptions {
     pub cache: Option<CacheOptions>,
     /// Output between two keyframe checkpoints (`None`: [`keyframe::CHECKPOINT_BYTES`]).
     pub checkpoint_bytes: Option<u64>,
+    /// Search indexes (`bsr-asciicast index`, one or one per shard) that the search box
+    /// queries for the recordings they hold in their current state (the others are scanned).
+    pub indexes: Vec<std::path::PathBuf>,
 }
 
 /// The server's cache on disk ([`disk`]).
@@ -134,6 +137,9 @@ pub enum ServeError {
     /// Too many at once (live viewers).
     #[error("{0}")]
     Busy(String),
+    /// A search index (`--index`) cannot be opened.
+    #[error("{0}")]
+    Index(String),
     /// The cache folder (`--cache-dir`) cannot be used.
     #[error("cache folder {path}: {message}")]
     CacheDir {
@@ -154,6 +160,8 @@ pub struct App {
     pub catalog: Catalog,
     /// The bearer token, if any.
     pub token: Option<Token>,
+    /// The search indexes the search box queries.
+    pub indexes: Vec<crate::search_index::SearchIndex>,
     /// Longest a client may take to send a request head.
     pub header_timeout: Duration,
     /// Live view: how long an unfinished recording may stay unchanged before its writer is
@@ -168,6 +176,12 @@ impl App {
         let app = Arc::new(App {
             catalog: Catalog::open(opts)?,
             token: opts.token.clone(),
+            indexes: opts
+                .indexes
+                .iter()
+                .map(|d| crate::search_index::SearchIndex::open(d))
+                .collect::<Result<_, _>>()
+                .map_err(|e| ServeError::Index(crate::human::escape(&e.to_string())))?,
             header_timeout: opts.header_timeout.unwrap_or(HEADER_TIMEOUT),
             live_writer_timeout: opts.live_writer_timeout.unwrap_or(live::WRITER_TIMEOUT),
         });

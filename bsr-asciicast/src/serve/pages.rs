@@ -179,22 +179,29 @@ fn row_html(h: &mut String, r: &Row) {
 /// Search results of the list page's search box.
 #[derive(Debug, Default)]
 pub struct SearchResults {
-    /// Hits shown.
-    pub hits: Vec<Hit>,
+    /// Hits shown, each with its recording's id.
+    pub hits: Vec<(String, Hit)>,
     /// Hits not shown (over the limit).
     pub more: u64,
     /// Recordings not searched (refused by the gate, unreadable).
     pub failed: u64,
     /// Recordings searched.
     pub searched: u64,
+    /// Of those, the ones answered by a search index (`--index`).
+    pub indexed: u64,
 }
 
 fn search_html(h: &mut String, s: &SearchResults) {
     let _ = writeln!(
         h,
-        "<h2>Search</h2><p class=\"note\" id=\"search-summary\">{} hit(s) in {} recording(s) searched{}{}</p>",
+        "<h2>Search</h2><p class=\"note\" id=\"search-summary\">{} hit(s) in {} recording(s) searched{}{}{}</p>",
         s.hits.len() as u64 + s.more,
         s.searched,
+        if s.indexed > 0 {
+            format!(" ({} of them by the search index)", s.indexed)
+        } else {
+            String::new()
+        },
         if s.more > 0 {
             format!("; the first {} shown", s.hits.len())
         } else {
@@ -212,13 +219,7 @@ fn search_html(h: &mut String, s: &SearchResults) {
     h.push_str(
         "<table id=\"hits\"><tr><th>recording</th><th>user</th><th>time</th><th>line</th></tr>\n",
     );
-    for hit in &s.hits {
-        let rid = hit
-            .recording
-            .rsplit('/')
-            .next()
-            .unwrap_or_default()
-            .trim_end_matches(bsr_core::format::SESSION_DIR_SUFFIX);
+    for (rid, hit) in &s.hits {
         let _ = writeln!(
             h,
             "<tr><td><a href=\"/sessions/{}?t={}\">{}</a></td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",

@@ -9,7 +9,8 @@ use crate::convert::{
     ChannelFiles, ConvertContext, ConvertOptions, Format, convert_with, select_channel,
 };
 use crate::html::{HtmlOptions, page_policy, render};
-use crate::search::{Found, Matcher, search_recording};
+use crate::search::{Found, Hit, Matcher, search_recording};
+use crate::search_index::query_all;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -17,6 +18,7 @@ use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bsr_core::read::Recording;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Most search hits shown on the list page.
@@ -122,11 +124,23 @@ async fn list_html(State(app): State<Arc<App>>, Query(q): Query<ListQuery>) -> R
 }
 
 /// The list page's search: the text view's search over the recordings that match the
-/// filters, each through the gate (refused ones are counted, not searched).
+/// filters, each through the gate (refused ones are counted, not searched). With search
+/// indexes (`--index`), a recording that an index holds in its current state (the SHA-256 of
+/// its `SHA256SUM.sig` is the one it was indexed with, and it passes the gate now) is
+/// answered by the index (the same hits as a scan); the others are scanned.
 fn search_all(app: &App, q: &ListQuery, pattern: &str) -> Result<SearchResults, ServeError> {
     let matcher =
         Matcher::new(pattern, false, true).map_err(|e| ServeError::BadRequest(e.to_string()))?;
     let mut res = SearchResults::default();
+    let mut indexed_sigs = std::collections::BTreeMap::new();
+    for ix in &app.indexes {
+        // An index that cannot be read now is not used: its recordings are scanned.
+        if let Ok(r) = ix.recordings() {
+            indexed_sigs.extend(r);
+        }
+    }
+    // The recordings the indexes answer for, by location, with their ids.
+    let mut by_index: HashMap<String, String> = HashMap::new();
     let mut all = q.clone();
     all.page_size = Some(super::query::MAX_PAGE_SIZE);
     let mut page = 1;
@@ -142,24 +156,84 @@ fn search_all(app: &App, q: &ListQuery, pattern: &str) -> Result<SearchResults, 
                 res.failed += 1;
                 continue;
             };
-            let mut found = |f: Found| {
-                if let Found::Hit(h) = f {
-                    if res.hits.len() < MAX_HITS {
-                        res.hits.push(h);
-                    } else {
-                        res.more += 1;
-                    }
+            if !indexed_sigs.is_empty() {
+                let loc = e.store.describe(&e.dir);
+                if let (Some(have), Some(now)) = (
+                    indexed_sigs.get(&loc),
+                    crate::search_index::recording_sig(&*e.store, &e.dir),
+                ) && *have == now
+                {
+                    by_index.insert(loc, row.id.clone());
+                    continue;
                 }
-            };
-            match search_recording(&e.store, &e.dir, &matcher, Some(&v), &mut found) {
-                Ok(_) => res.searched += 1,
-                Err(_) => res.failed += 1,
             }
+            scan(&e, &v, &row.id, &matcher, &mut res);
         }
         if !p.more {
-            return Ok(res);
+            break;
         }
         page += 1;
+    }
+    if !by_index.is_empty() {
+        let mut hits = Vec::new();
+        let asked = query_all(&app.indexes, &matcher, &mut |h: Hit| {
+            if let Some(id) = by_index.get(&h.recording) {
+                hits.push((id.clone(), h));
+            }
+        });
+        match asked {
+            Ok(_) => {
+                res.searched += by_index.len() as u64;
+                res.indexed += by_index.len() as u64;
+                for (id, h) in hits {
+                    keep_hit(&mut res, &id, h);
+                }
+            }
+            // The index failed (damaged, rewritten under us): those recordings are scanned.
+            Err(_) => {
+                for id in by_index.values() {
+                    let i = app.catalog.find(id);
+                    match (
+                        i.and_then(|i| app.catalog.entry(i)),
+                        i.map(|i| app.catalog.verification(i)),
+                    ) {
+                        (Some(e), Some(Ok(v))) => scan(&e, &v, id, &matcher, &mut res),
+                        _ => res.failed += 1,
+                    }
+                }
+            }
+        }
+    }
+    Ok(res)
+}
+
+/// Scans one recording (verified as `v`) for the search box.
+fn scan(
+    e: &super::catalog::Entry,
+    v: &crate::verified::Verification,
+    id: &str,
+    matcher: &Matcher,
+    res: &mut SearchResults,
+) {
+    let r = {
+        let mut found = |f: Found| {
+            if let Found::Hit(h) = f {
+                keep_hit(res, id, h);
+            }
+        };
+        search_recording(&e.store, &e.dir, matcher, Some(v), &mut found)
+    };
+    match r {
+        Ok(_) => res.searched += 1,
+        Err(_) => res.failed += 1,
+    }
+}
+
+fn keep_hit(res: &mut SearchResults, id: &str, h: Hit) {
+    if res.hits.len() < MAX_HITS {
+        res.hits.push((id.to_string(), h));
+    } else {
+        res.more += 1;
     }
 }
 

@@ -229,3 +229,21 @@ fn rows_are_kept_on_disk_under_their_trust_anchors() {
     assert!(!r.shown, "{}", r.verdict);
     assert!(r.facts.is_none());
 }
+
+#[test]
+fn the_server_refuses_a_cache_folder_others_can_write() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    let open = d.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bsr-asciicast"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--cache-dir"])
+        .arg(&open)
+        .arg(root().join("testdata/recordings"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("others can write"), "{err}");
+}

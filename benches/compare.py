@@ -167,6 +167,8 @@ r = alternate([
     ("convh", lambda: wall(["bash", "-c", f"'{CONVERT}' convert -q --max-output 1T '{big_rec}' > '{OUT}/conv-held.cast'"])),
     ("convu", lambda: wall(["bash", "-c", f"'{CONVERT}' convert -q --unverified --max-output 1T '{big_rec}' > /dev/null 2>&1"])),
     ("floor", lambda: internal(["serde-floor", big_data])),
+    ("floor-staged", lambda: internal(["serde-floor", big_data, "staged", f"{OUT}/floor-o.cast"])),
+    ("floor-held", lambda: internal(["serde-floor", big_data, "held", f"{OUT}/floor-held.cast"])),
 ])
 row("SSH → asciicast, 1 GiB channel (verified while read, the default; to /dev/null, not held)", "bsr-asciicast convert", r["conv"], "serde_json floor", r["floor"], BIG_MIB << 20,
     f"bsr-asciicast convert -q --max-output 1T {big_rec} > /dev/null", f"bsr-perf serde-floor {big_data}")
@@ -174,6 +176,10 @@ row("SSH → asciicast, 1 GiB channel, -o FILE (verified while read; staged file
     f"bsr-asciicast convert -q --max-output 1T -o {OUT}/conv-o.cast {big_rec}", f"bsr-perf serde-floor {big_data}")
 row("SSH → asciicast, 1 GiB channel, > FILE (verified while read; output held in a temporary file, copied after the verdict)", "bsr-asciicast convert > FILE", r["convh"], "serde_json floor", r["floor"], BIG_MIB << 20,
     f"bsr-asciicast convert -q --max-output 1T {big_rec} > {OUT}/conv-held.cast", f"bsr-perf serde-floor {big_data}")
+row("SSH → asciicast, 1 GiB channel, -o FILE vs the serde_json floor writing the same file (staged, renamed)", "bsr-asciicast convert -o FILE", r["convo"], "serde_json floor into a staged file", r["floor-staged"], BIG_MIB << 20,
+    f"bsr-asciicast convert -q --max-output 1T -o {OUT}/conv-o.cast {big_rec}", f"bsr-perf serde-floor {big_data} staged {OUT}/floor-o.cast")
+row("SSH → asciicast, 1 GiB channel, > FILE vs the serde_json floor held in a temporary file, then copied", "bsr-asciicast convert > FILE", r["convh"], "serde_json floor, held then copied", r["floor-held"], BIG_MIB << 20,
+    f"bsr-asciicast convert -q --max-output 1T {big_rec} > {OUT}/conv-held.cast", f"bsr-perf serde-floor {big_data} held {OUT}/floor-held.cast")
 row("SSH → asciicast, 1 GiB channel, --unverified (the converter alone: no verification, no SHA-256)", "bsr-asciicast convert --unverified", r["convu"], "serde_json floor", r["floor"], BIG_MIB << 20,
     f"bsr-asciicast convert -q --unverified --max-output 1T {big_rec} > /dev/null", f"bsr-perf serde-floor {big_data}")
 CACHED = os.path.join(ROOT, "target", "asciinema-cli", "bin", "asciinema")
@@ -343,7 +349,10 @@ for k, label in [("first-screen-cold", f"first cast bytes, {BIG_MIB} MiB recordi
                  ("open-at-t-cold", "open at the middle (first bytes), no checkpoints yet"),
                  ("checkpoints-built-after", "checkpoints built (background), after the first request"),
                  ("open-at-t", "open at the middle (first bytes), with checkpoints"),
-                 ("replay-page", "the replay page (facts, findings; transcript and commands up to 64 MiB of output)")]:
+                 ("replay-page", "the replay page (facts, findings; transcript and commands up to 64 MiB of output)"),
+                 ("open-at-t-restart", "open at the middle, first request of a restarted server (--cache-dir: verification and checkpoints from the disk)"),
+                 ("prepared-after", "a fresh server (--cache-dir, background pass on): its checkpoints prepared after"),
+                 ("open-at-t-prepared", "open at the middle, first request once the background pass prepared it")]:
     if k in serve_big:
         lines.append(f"| {label} | {serve_big[k]:.3f} |")
 for k, label in [("listing", "listing the recordings at startup"),
@@ -352,9 +361,16 @@ for k, label in [("listing", "listing the recordings at startup"),
                  ("first-page", "first page (100 rows, API), warm cache"),
                  ("first-page-html", "first page (100 rows, HTML), warm cache"),
                  ("last-page", "last page, warm cache"),
-                 ("first-page-filtered", "first page filtered by verdict, warm cache")]:
+                 ("first-page-filtered", "first page filtered by verdict, warm cache"),
+                 ("first-page-restart", "first page, first request of a restarted server (--cache-dir: rows from the disk)"),
+                 ("cache-fill-from-disk", "filling the restarted server's cache from the disk (2 threads)")]:
     if k in serve_list:
         lines.append(f"| {label} | {serve_list[k]:.3f} |")
+lines += ["", "| memory, after filling the cache for every recording | MiB |", "| --- | --- |"]
+for k, label in [("rss-after-fill", "resident now"), ("rss-peak-after-fill", "peak (the serve-list process)"),
+                 ("rows-in-memory", "whole rows in memory (a count; the rest are summaries)")]:
+    if k in serve_list:
+        lines.append(f"| {label} | {serve_list[k]:.1f} |")
 # The targets of the issues, judged on this run's medians.
 def rate(label_start):
     for r in rows:
@@ -398,6 +414,10 @@ r = rate("SSH → asciicast, 1 GiB channel, -o FILE")
 target("convert -o FILE ≥ 1 GB/s or ≥ 0.65× of the serde_json floor (verified while read)", r, r and (r[3] >= 1.0 or r[7] >= 0.65), r and f"{r[3]:.2f} GB/s, {r[7]:.2f}×")
 r = rate("SSH → asciicast, 1 GiB channel, > FILE")
 target("convert > FILE ≥ 1 GB/s or ≥ 0.65× of the serde_json floor (verified while read, held)", r, r and (r[3] >= 1.0 or r[7] >= 0.65), r and f"{r[3]:.2f} GB/s, {r[7]:.2f}×")
+r = rate("SSH → asciicast, 1 GiB channel, -o FILE vs")
+target("convert -o FILE ≥ 0.65× of its honest floor (the serde_json floor writing the same file)", r, r and r[7] >= 0.65, r and f"{r[7]:.2f}×")
+r = rate("SSH → asciicast, 1 GiB channel, > FILE vs")
+target("convert > FILE ≥ 0.65× of its honest floor (the serde_json floor held, then copied)", r, r and r[7] >= 0.65, r and f"{r[7]:.2f}×")
 r = rate("SSH → asciicast, 1 GiB channel, --unverified")
 target("convert --unverified ≥ 1 GB/s or ≥ 0.65× of the serde_json floor (the converter alone)", r, r and (r[3] >= 1.0 or r[7] >= 0.65), r and f"{r[3]:.2f} GB/s, {r[7]:.2f}×")
 r = rate("text, 1 GiB channel")
@@ -408,6 +428,9 @@ r = rate("search by scan")
 target("search -j 2 ≥ 1.8× -j 1", r, r and r[7] >= 1.8, r and f"{r[7]:.2f}×")
 for name, k, lim, d in [(f"serve: first screen < 2 s ({BIG_MIB} MiB, cold)", "first-screen-cold", 2.0, serve_big),
                         ("serve: open at T < 1 s (with checkpoints)", "open-at-t", 1.0, serve_big),
+                        ("serve: open at T < 1 s, first request after a restart (--cache-dir)", "open-at-t-restart", 1.0, serve_big),
+                        ("serve: open at T < 1 s, first request once the background pass prepared it", "open-at-t-prepared", 1.0, serve_big),
+                        (f"serve: first page < 1 s after a restart ({LIST_N} recordings, --cache-dir)", "first-page-restart", 1.0, serve_list),
                         (f"serve: first page < 1 s ({LIST_N} recordings, warm cache)", "first-page", 1.0, serve_list)]:
     if k in d:
         checks.append((name, f"{d[k]:.3f} s", "met" if d[k] < lim else "NOT met"))

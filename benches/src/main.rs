@@ -262,7 +262,10 @@ fn main() -> anyhow::Result<()> {
         }
         // avt-floor FILE: avt fed the DATA of a messages file (the text view's floor)
         "avt-floor" => println!("{:.6}", avt_floor(&arg(2))?),
-        // serde-floor FILE: serialize the DATA chunks of a messages file as [time,"o",text] lines
+        // serde-floor FILE [staged|held OUT]: serialize the DATA chunks of a messages file as
+        // [time,"o",text] lines, into nothing; or, as `convert -o OUT` does, into OUT.partial
+        // renamed over OUT (staged); or, as `convert > OUT` does, into a temporary file then
+        // copied into OUT (held). The honest floors of the convert rows that write a file.
         "serde-floor" => {
             let b = std::fs::read(arg(2))?;
             let mut events = Vec::new();
@@ -279,13 +282,31 @@ fn main() -> anyhow::Result<()> {
                     ));
                 }
             }
+            let lines = |w: &mut dyn std::io::Write| -> anyhow::Result<()> {
+                let mut out = std::io::BufWriter::with_capacity(256 * 1024, w);
+                for (t, d) in &events {
+                    serde_json::to_writer(&mut out, &(t, "o", d))?;
+                    std::io::Write::write_all(&mut out, b"\n")?;
+                }
+                std::io::Write::flush(&mut out)?;
+                Ok(())
+            };
             let start = Instant::now();
-            let mut out = std::io::BufWriter::with_capacity(256 * 1024, std::io::sink());
-            for (t, d) in &events {
-                serde_json::to_writer(&mut out, &(t, "o", d))?;
-                std::io::Write::write_all(&mut out, b"\n")?;
+            match (args.get(3).map(String::as_str), args.get(4)) {
+                (None, _) => lines(&mut std::io::sink())?,
+                (Some("staged"), Some(out)) => {
+                    let tmp = format!("{out}.partial");
+                    lines(&mut std::fs::File::create(&tmp)?)?;
+                    std::fs::rename(&tmp, out)?;
+                }
+                (Some("held"), Some(out)) => {
+                    let mut held = tempfile::tempfile()?;
+                    lines(&mut held)?;
+                    std::io::Seek::rewind(&mut held)?;
+                    std::io::copy(&mut held, &mut std::fs::File::create(out)?)?;
+                }
+                _ => anyhow::bail!("serde-floor FILE [staged|held OUT]"),
             }
-            std::io::Write::flush(&mut out)?;
             println!("{:.6}", start.elapsed().as_secs_f64());
         }
         // gen-archive, list, s3-serve: the listing-at-scale benchmark (benches/scale.sh)

@@ -14,18 +14,7 @@ use serve_support::*;
 use std::path::Path;
 
 fn catalog(archive: &Path, cache: &Path) -> Catalog {
-    Catalog::open(&ServeOptions {
-        targets: vec![archive.display().to_string()],
-        gate: trusted(),
-        cache: Some(CacheOptions {
-            dir: cache.to_path_buf(),
-            anchors: [7; 32],
-        }),
-        // A checkpoint after every output event, so the small recordings have many.
-        checkpoint_bytes: Some(1),
-        ..ServeOptions::default()
-    })
-    .unwrap()
+    catalog_with(archive, cache, trusted(), 7)
 }
 
 fn pinned(c: &Catalog, archive: &Path, id: &str) -> (usize, bsr_asciicast::convert::ChannelFiles) {
@@ -141,6 +130,8 @@ fn catalog_with(
             dir: cache.to_path_buf(),
             anchors: [anchors; 32],
         }),
+        // A checkpoint after every output event, so the small recordings have many.
+        checkpoint_bytes: Some(1),
         ..ServeOptions::default()
     })
     .unwrap()

@@ -459,7 +459,7 @@ impl Catalog {
         let dkey = self
             .disk
             .as_ref()
-            .map(|(_, anchors)| row_key(&e, &key, anchors));
+            .map(|(_, anchors)| entry_key(b"row v1", &e, &key, anchors));
         let on_disk = match (&self.disk, &dkey) {
             (Some((d, _)), Some(k)) => d
                 .get("rows", k, MAX_ROW_FILE)
@@ -531,7 +531,7 @@ impl Catalog {
             && let Some(v) = d
                 .get(
                     "verifications",
-                    &verification_key(&e, &key, anchors),
+                    &entry_key(b"verification v1", &e, &key, anchors),
                     MAX_VERIFICATION_FILE,
                 )
                 .and_then(|b| Verification::from_kept(&b))
@@ -627,7 +627,11 @@ impl Catalog {
             && let Some(e) = self.entry(i)
             && let Some(b) = v.to_kept()
         {
-            let _ = d.put("verifications", &verification_key(&e, &key, anchors), &b);
+            let _ = d.put(
+                "verifications",
+                &entry_key(b"verification v1", &e, &key, anchors),
+                &b,
+            );
         }
         self.keep_verification_in_memory(i, key, v);
     }
@@ -651,25 +655,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     }
 }
 
-/// The disk cache's key of a row: the recording's state, where it is (its facts name the
-/// location), and the trust anchors.
-fn row_key(e: &Entry, key: &CacheKey, anchors: &[u8; 32]) -> [u8; 32] {
-    disk::key(&[
-        b"row v1",
-        &key.0,
-        e.store.describe(&e.dir).as_bytes(),
-        anchors,
-    ])
-}
-
-/// The disk cache's key of a verification (its pinned digests): as a row's.
-fn verification_key(e: &Entry, key: &CacheKey, anchors: &[u8; 32]) -> [u8; 32] {
-    disk::key(&[
-        b"verification v1",
-        &key.0,
-        e.store.describe(&e.dir).as_bytes(),
-        anchors,
-    ])
+/// The disk cache's key of a recording's entry of `kind` (a row, a verification): the
+/// recording's state, where it is (its facts name the location), and the trust anchors.
+fn entry_key(kind: &[u8], e: &Entry, key: &CacheKey, anchors: &[u8; 32]) -> [u8; 32] {
+    disk::key(&[kind, &key.0, e.store.describe(&e.dir).as_bytes(), anchors])
 }
 
 fn shown_facts(raw: &RawValue) -> Option<ShownFacts> {

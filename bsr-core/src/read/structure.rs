@@ -152,9 +152,11 @@ impl StructureChecker {
         }
         if let Some(prev) = s.last_time
             && c.time < prev
-            && s.non_monotonic.len() < 1024
         {
-            s.non_monotonic.push((c.index, c.offset));
+            s.non_monotonic_count += 1;
+            if s.non_monotonic.len() < MAX_NON_MONOTONIC_KEPT {
+                s.non_monotonic.push((c.index, c.offset));
+            }
         }
         s.first_time.get_or_insert(c.time);
         s.last_time = Some(c.time);
@@ -234,9 +236,15 @@ pub struct FileSummary {
     pub first_time: Option<Timestamp>,
     /// Time of the last chunk.
     pub last_time: Option<Timestamp>,
-    /// (chunk index, offset) of chunks whose time is before the previous chunk's.
+    /// (chunk index, offset) of chunks whose time is before the previous chunk's (the first
+    /// [`MAX_NON_MONOTONIC_KEPT`]).
     pub non_monotonic: Vec<(u64, u64)>,
+    /// How many chunks have a time before the previous chunk's (all of them).
+    pub non_monotonic_count: u64,
 }
+
+/// Most out-of-order chunks whose places a [`FileSummary`] keeps.
+pub const MAX_NON_MONOTONIC_KEPT: usize = 1024;
 
 /// Reads a whole file and checks its structure: magic, CRCs, HEAD first and only once, a
 /// single protocol, DONE last with nothing after it, and the DATA lengths (decompressed). A
@@ -299,6 +307,28 @@ mod tests {
         }
         enc.done(&mut f, p, d, t).unwrap();
         f
+    }
+
+    #[test]
+    fn every_out_of_order_chunk_is_counted_and_the_first_ones_placed() {
+        let t0 = Timestamp::new(1_700_000_000, 0);
+        let (d, p) = (Direction::Outbound, PROTOCOL_SSH);
+        let mut f = MAGIC.to_vec();
+        let mut enc = ChunkEncoder::new(Compression::None);
+        enc.head(&mut f, p, d, t0, b"s_1234567890").unwrap();
+        // Times go down by a second at every chunk: every DATA chunk is out of order.
+        let n = MAX_NON_MONOTONIC_KEPT as u64 + 10;
+        for i in 1..=n {
+            let t = Timestamp::new(1_700_000_000 - i, 0);
+            enc.chunk(&mut f, p, CHUNK_DATA, d, t, b"x").unwrap();
+        }
+        enc.done(&mut f, p, d, Timestamp::new(1_700_000_000 - n - 1, 0))
+            .unwrap();
+        let s = validate_stream(&f, StreamKind::Messages).unwrap();
+        // n DATA chunks and DONE.
+        assert_eq!(s.non_monotonic_count, n + 1);
+        assert_eq!(s.non_monotonic.len(), MAX_NON_MONOTONIC_KEPT);
+        assert_eq!(s.non_monotonic[0].0, 1, "the first DATA chunk is chunk 1");
     }
 
     /// Issue 14 finding 11: the verifier accepted a request chunk (`SHLL`) placed in a

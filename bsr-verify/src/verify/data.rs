@@ -36,9 +36,6 @@ struct Scanner<'p> {
     structure: StructureChecker,
     want_dir: Option<Direction>,
     after_done_reported: bool,
-    last_time: Option<Timestamp>,
-    nonmono: u64,
-    first_nonmono: Option<(u64, u64)>,
     dir_mismatch: u64,
     problems: Vec<Problem>,
     chunks: u64,
@@ -55,9 +52,6 @@ impl<'p> Scanner<'p> {
             structure: StructureChecker::new(StreamKind::of_file(name)),
             want_dir: format::data_file_direction(name),
             after_done_reported: false,
-            last_time: None,
-            nonmono: 0,
-            first_nonmono: None,
             dir_mismatch: 0,
             problems: Vec::new(),
             chunks: 0,
@@ -120,13 +114,6 @@ impl<'p> Scanner<'p> {
         {
             self.dir_mismatch += 1;
         }
-        if let Some(prev) = self.last_time
-            && chunk.time < prev
-        {
-            self.nonmono += 1;
-            self.first_nonmono.get_or_insert((off, idx));
-        }
-        self.last_time = Some(chunk.time);
     }
 
     fn payload(&mut self, chunk: &Chunk<'_>) {
@@ -175,11 +162,12 @@ impl<'p> Scanner<'p> {
                 m,
             );
         }
-        if self.nonmono > 0 {
-            let (off, idx) = self.first_nonmono.unwrap_or((0, 0));
+        let s = self.structure.summary();
+        if s.non_monotonic_count > 0 {
+            let (idx, off) = s.non_monotonic.first().copied().unwrap_or((0, 0));
             let m = format!(
                 "{} chunk(s) with a timestamp earlier than the previous chunk",
-                self.nonmono
+                s.non_monotonic_count
             );
             self.warning("non-monotonic-time", off, idx, m);
         }

@@ -280,6 +280,8 @@ fn recordings_follow_the_spec() {
             let cdir = dir.join(name);
             check_container(&cdir, &vk, &key_id);
             let cmeta = std::fs::read_to_string(cdir.join("connection-recording.meta")).unwrap();
+            // The connection's byte totals are its channels' sums.
+            let mut conn_totals = [0u64; 2];
             for line in cmeta.lines() {
                 if let Some(ch) = line.strip_prefix("channel: ") {
                     let chdir = cdir.join(ch);
@@ -300,11 +302,19 @@ fn recordings_follow_the_spec() {
                     .unwrap();
                     assert_eq!(s["ChannelSummary"]["BytesUp"], totals[0]);
                     assert_eq!(s["ChannelSummary"]["BytesDown"], totals[1]);
+                    conn_totals[0] += totals[0];
+                    conn_totals[1] += totals[1];
                     checked += 1;
                 } else if let Some(d) = line.strip_prefix("requests: ") {
                     check_data_file(&cdir.join(format!("requests-{d}.data")), key_id.as_bytes());
                 }
             }
+            let cs: serde_json::Value = serde_json::from_slice(
+                &std::fs::read(cdir.join("connection-recording-summary.json")).unwrap(),
+            )
+            .unwrap();
+            assert_eq!(cs["BytesUp"], conn_totals[0], "{name}");
+            assert_eq!(cs["BytesDown"], conn_totals[1], "{name}");
         }
     }
     assert!(checked >= 6, "channels checked: {checked}");

@@ -370,7 +370,8 @@ lines += ["", "| memory, after filling the cache for every recording | MiB |", "
 for k, label in [("rss-after-fill", "resident now"), ("rss-peak-after-fill", "peak (the serve-list process)"),
                  ("rows-in-memory", "whole rows in memory (a count; the rest are summaries)")]:
     if k in serve_list:
-        lines.append(f"| {label} | {serve_list[k]:.1f} |")
+        v = serve_list[k]
+        lines.append(f"| {label} | {int(v) if k == 'rows-in-memory' else f'{v:.1f}'} |")
 # The targets of the issues, judged on this run's medians.
 def rate(label_start):
     for r in rows:
